@@ -1,0 +1,37 @@
+# imgexp: `make demo` sets up and runs the default experiment; `make test` sets up and tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: help demo test lint format ui clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,sweep]'
+	touch $@
+
+demo: $(BIN)/.installed  ## set up, then train the default experiment (offline) into MLflow
+	$(BIN)/imgexp $(ARGS)
+
+test: $(BIN)/.installed  ## set up, lint, then run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed  ## ruff check
+	$(BIN)/ruff check .
+
+format: $(BIN)/.installed  ## ruff format + autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: $(BIN)/.installed  ## open the MLflow UI on the default store (127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$${IMGEXP_HOME:-$$HOME/.imgexp}/mlflow.db --host 127.0.0.1 --port 5000
+
+clean:  ## remove the virtual environment and caches (never your MLflow store)
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The `augmentation` config group: schema and builders."""

@@ -1,0 +1,55 @@
+"""The ``imgexp`` console script: compose and validate the config (fast, no TensorFlow), then
+hand it to the runner."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from imgexp import config
+from imgexp.tracking.env import SWEEP_NAME_ENV
+
+log = logging.getLogger("imgexp")
+
+
+def job_info() -> object:
+    """What Hydra knows about the current job, as the runner's `JobInfo`."""
+    from imgexp.runner import JobInfo
+
+    hydra_cfg = HydraConfig.get()
+    return JobInfo(
+        overrides=list(hydra_cfg.overrides.task),
+        preset=hydra_cfg.runtime.choices.get("experiment"),
+        output_dir=hydra_cfg.runtime.output_dir,
+        sweep_name=os.environ.get(SWEEP_NAME_ENV),
+    )
+
+
+def report(cfg: DictConfig, result: object) -> None:
+    """Tell the user where the run is and how to look at it."""
+    from imgexp.tracking.store import runs_url, ui_command
+
+    accuracy = result.metrics.get("test_accuracy", float("nan"))
+    print(f"test accuracy: {accuracy:.4f}")
+    if result.run_id:
+        print(f"MLflow run id: {result.run_id} (experiment '{cfg.tracking.experiment}')")
+        print(f"open the UI:   {ui_command(cfg.tracking.uri)}")
+        print(f"then browse:   {runs_url(result.experiment_id, result.run_id)}")
+
+
+@hydra.main(version_base="1.3", config_path=config.CONFIG_PATH, config_name=config.CONFIG_NAME)
+def main(cfg: DictConfig) -> float:
+    """Train one configuration; return the objective for sweepers."""
+    from imgexp.runner import run
+
+    result = run(cfg, job_info())
+    report(cfg, result)
+    return result.objective(cfg.objective.metric)
+
+
+if __name__ == "__main__":
+    main()

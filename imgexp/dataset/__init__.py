@@ -1,0 +1,1 @@
+"""The `dataset` config group: schema and builders."""

@@ -1,0 +1,64 @@
+"""tf.data input pipelines: decode/resize -> cache -> shuffle -> batch -> augment -> prefetch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def from_arrays(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int,
+    shuffle_buffer: int,
+    image_size: tuple[int, int] | None = None,
+    augment: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None,
+) -> tf.data.Dataset:
+    """A batched dataset of uint8 images; shuffled and augmented only when ``training``."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if image_size is not None and tuple(images.shape[1:3]) != tuple(image_size):
+        dataset = dataset.map(resizer(image_size), num_parallel_calls=AUTOTUNE).cache()
+    return batch(
+        dataset,
+        batch_size,
+        training=training,
+        seed=seed,
+        shuffle_buffer=min(shuffle_buffer, len(labels)),
+        augment=augment,
+    )
+
+
+def batch(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int,
+    shuffle_buffer: int,
+    augment: Callable | None = None,
+) -> tf.data.Dataset:
+    """The common tail of every pipeline (elements already decoded and cached)."""
+    if training and shuffle_buffer > 1:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if training and augment is not None:
+        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def resizer(image_size: tuple[int, int]) -> Callable:
+    """A map function resizing one uint8 image (bilinear, as Keras' loaders do)."""
+    height, width = int(image_size[0]), int(image_size[1])
+
+    def resize(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        resized = tf.image.resize(image, (height, width))
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
+
+    return resize

@@ -1,0 +1,42 @@
+"""Pixel preprocessing as Keras layers at the model's input, so it travels with the saved model:
+predicting on a raw photo later applies exactly the steps the run trained with."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from omegaconf import DictConfig
+
+VGG16_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="imgexp")
+class VGG16Preprocess(keras.layers.Layer):
+    """``keras.applications.vgg16.preprocess_input`` as a layer: RGB->BGR, minus ImageNet mean."""
+
+    def call(self, inputs):
+        images = keras.ops.cast(inputs, self.compute_dtype)
+        if images.shape[-1] == 3:
+            images = keras.ops.flip(images, axis=-1)
+            return images - keras.ops.convert_to_tensor(VGG16_BGR_MEAN, self.compute_dtype)
+        return images - VGG16_BGR_MEAN[0]
+
+
+def preprocessing_layers(cfg: DictConfig, adapt_data: np.ndarray | None) -> list[keras.Layer]:
+    """Layers for ``dataset.preprocessing`` (+ ``dataset.normalize``), adapted to train data."""
+    layers: list[keras.Layer] = []
+    if cfg.preprocessing == "rescale":
+        layers.append(keras.layers.Rescaling(1.0 / 255, name="rescale"))
+    elif cfg.preprocessing == "vgg16":
+        layers.append(VGG16Preprocess(name="vgg16_preprocess"))
+    if cfg.normalize:
+        if adapt_data is None:
+            raise ValueError("dataset.normalize=true needs training data to adapt to")
+        normalization = keras.layers.Normalization(axis=-1, name="featurewise_normalization")
+        prepared = np.asarray(adapt_data, np.float32)
+        for layer in layers:
+            prepared = keras.ops.convert_to_numpy(layer(prepared))
+        # Statistics come from the training split only (seed 000 fitted them on val/test).
+        normalization.adapt(prepared)
+        layers.append(normalization)
+    return layers

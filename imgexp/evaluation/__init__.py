@@ -1,0 +1,1 @@
+"""What a run shows after training: curves, test metrics."""

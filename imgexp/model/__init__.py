@@ -1,0 +1,1 @@
+"""The `model` config group: schema and builders."""

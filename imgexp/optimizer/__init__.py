@@ -1,0 +1,1 @@
+"""The `optimizer` config group: schema and builders."""

@@ -1,0 +1,155 @@
+"""``run(cfg)``: data -> model -> compile -> train -> evaluate -> log. A plain function (no Hydra
+decorator), shared by the CLI, the Python API and the tests."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from hydra.utils import get_method, instantiate  # noqa: E402
+
+from imgexp.augmentation.layers import model_augmentation, pipeline_augment  # noqa: E402
+from imgexp.dataset.build import build_data  # noqa: E402
+from imgexp.dataset.preprocessing import preprocessing_layers  # noqa: E402
+from imgexp.evaluation.curves import training_curves  # noqa: E402
+from imgexp.model.build import build_model, summary_text  # noqa: E402
+from imgexp.tracking import model_logging  # noqa: E402
+from imgexp.tracking.params import flatten  # noqa: E402
+from imgexp.tracking.run import RunLogger, tracked_run  # noqa: E402
+from imgexp.trainer.callbacks import MlflowEpochLogger  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobInfo:
+    """What the launcher knows about this job (empty when called from Python)."""
+
+    overrides: list[str] = field(default_factory=list)
+    preset: str | None = None
+    output_dir: str | None = None
+    sweep_name: str | None = None
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns to the CLI, a notebook or a sweeper."""
+
+    run_id: str | None
+    experiment_id: str | None
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+    model: keras.Model = field(repr=False)
+
+    def objective(self, metric: str) -> float:
+        """The metric a sweep optimises (NaN when the run did not produce it)."""
+        return self.metrics.get(metric, math.nan)
+
+
+def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
+    """Train and evaluate one configuration, logging everything to MLflow."""
+    job = job or JobInfo()
+    keras.backend.clear_session()  # no state leaks between jobs of one process
+    seed = int(cfg.trainer.seed)
+    keras.utils.set_random_seed(seed)
+    if cfg.trainer.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    run_name = cfg.tracking.get("run_name") or default_run_name(cfg, job)
+    with tracked_run(cfg.tracking, run_name, run_tags(cfg, job)) as tracker:
+        log_config(tracker, cfg, job)
+        data = build_data(cfg.dataset, int(cfg.trainer.batch_size), seed,
+                          augment=pipeline_augment(cfg.augmentation))  # fmt: skip
+        tracker.set_tags(
+            {"dataset": data.name, "dataset.digest": data.digest, "dataset.source": data.source}
+            | {f"dataset.n_{split}": count for split, count in data.counts.items()}
+        )
+        tracker.log_dict(data.lineage(), "dataset.json")
+        input_layers = preprocessing_layers(cfg.dataset, data.adapt_data)
+        model = build_model(
+            cfg.model, data.input_shape, data.num_classes,
+            input_layers + model_augmentation(cfg.augmentation),
+        )  # fmt: skip
+        tracker.log_text(summary_text(model), "model_summary.txt")
+        tracker.log_params({"model.total_params": str(model.count_params())})
+        history = get_method(cfg.trainer._target_)(
+            model=model,
+            optimizer=instantiate(cfg.optimizer),
+            data=data,
+            cfg=cfg.trainer,
+            callbacks=[MlflowEpochLogger(tracker)],
+        )
+        tracker.log_dict(history, "history.json")
+        tracker.log_figure(training_curves(history, run_name), "plots/training_curves.png")
+        test = model.evaluate(data.test, return_dict=True, verbose=0)
+        test_metrics = {f"test_{name}": float(value) for name, value in test.items()}
+        tracker.log_metrics(test_metrics)
+        if cfg.tracking.log_model and tracker.active:
+            model_logging.log_keras_model(model, data.sample, data.class_names)
+        if job.output_dir:
+            tracker.log_artifacts(Path(job.output_dir) / ".hydra", "hydra")
+            for log_file in Path(job.output_dir).glob("*.log"):
+                tracker.log_text(log_file.read_text(), f"logs/{log_file.name}")
+    final = {name: values[-1] for name, values in history.items() if values}
+    return TrainResult(
+        run_id=tracker.run_id,
+        experiment_id=tracker.experiment_id,
+        metrics=final | test_metrics,
+        history=history,
+        model=model,
+    )
+
+
+def log_config(tracker: RunLogger, cfg: DictConfig, job: JobInfo) -> None:
+    """The resolved config as params and as config.yaml, and the overrides, before training."""
+    container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    container.pop("hydra", None)
+    tracker.log_params(flatten(container))
+    tracker.log_text(OmegaConf.to_yaml(container), "config/config.yaml")
+    tracker.log_dict({"overrides": job.overrides, "preset": job.preset}, "config/overrides.yaml")
+
+
+def default_run_name(cfg: DictConfig, job: JobInfo) -> str:
+    """``<preset or dataset-model>[ <overrides>]``, with the sweep name in front in a sweep."""
+    base = job.preset or f"{cfg.dataset.name}-{cfg.model.name}"
+    name = f"{base} {','.join(job.overrides)}".strip() if job.overrides else base
+    return f"{job.sweep_name}/{name}" if job.sweep_name else name
+
+
+def run_tags(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
+    """Tags that make a run findable and its environment known."""
+    tags: dict[str, Any] = {
+        "imgexp.overrides": " ".join(job.overrides),
+        "imgexp.preset": job.preset or "",
+        "imgexp.task": cfg.get("task_name", "train"),
+        "versions.tensorflow": tf.__version__,
+        "versions.keras": keras.__version__,
+        "devices": ",".join(d.name for d in tf.config.list_logical_devices()) or "cpu",
+    }
+    if job.sweep_name:
+        tags["imgexp.sweep"] = job.sweep_name
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags | dict(cfg.tracking.get("tags") or {})
+
+
+def git_commit() -> str | None:
+    """The working directory's git commit, if it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

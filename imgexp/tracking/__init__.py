@@ -1,0 +1,1 @@
+"""The `tracking` config group: schema and builders."""

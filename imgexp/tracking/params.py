@@ -1,0 +1,38 @@
+"""The resolved config as MLflow params: dotted keys, JSON lists, long values cut with a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_VALUE_LENGTH = 6000  # MLflow's limit for a param value (it was 250, then 500)
+SECRET_WORDS = ("password", "token", "secret", "apikey", "api_key", "credential")
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": "1", "c": "[1, 2]"}``."""
+    if isinstance(tree, dict):
+        flat: dict[str, str] = {}
+        for key, value in tree.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+        return flat
+    key = prefix.rstrip(".")
+    if any(word in key.lower().rsplit(".", 1)[-1] for word in SECRET_WORDS):
+        return {key: "***"}
+    value = tree if isinstance(tree, str) else json.dumps(tree, default=str)
+    return {key: fit_length(key, value)}
+
+
+def fit_length(key: str, value: str) -> str:
+    """Cut a value MLflow would reject; the full value stays in the config.yaml artifact."""
+    if len(value) <= MAX_VALUE_LENGTH:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+    log.warning("param %s is %d characters long; logged truncated (sha256 %s)", key, len(value),
+                digest)  # fmt: skip
+    suffix = f"...[truncated, sha256:{digest}]"
+    return value[: MAX_VALUE_LENGTH - len(suffix)] + suffix

@@ -1,0 +1,1 @@
+"""The `trainer` config group: schema and builders."""

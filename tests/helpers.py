@@ -1,0 +1,37 @@
+"""Helpers shared by the tests (imported as ``helpers``; pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def store_uri(home: Path) -> str:
+    """The default MLflow store of an imgexp home."""
+    return f"sqlite:///{home}/mlflow.db"
+
+
+def run_cli(*args: str, home: Path, timeout: int = 300, check: bool = True):
+    """Run the real ``imgexp`` console script in a subprocess with its home in ``home``."""
+    env = dict(os.environ, IMGEXP_HOME=str(home))
+    command = [str(Path(sys.executable).parent / "imgexp"), *args]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=timeout, cwd=home.parent
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
+    return result
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    """Write an idx.gz file (the MNIST format) for fixtures."""
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
