@@ -3,8 +3,11 @@ hand it to the runner."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import math
 import os
+import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -48,8 +51,27 @@ def main(cfg: DictConfig) -> float:
 
     result = run(cfg, job_info())
     report(cfg, result)
-    return result.objective(cfg.objective.metric)
+    value = result.objective(cfg.objective.metric)
+    if math.isnan(value) and os.environ.get(SWEEP_NAME_ENV):
+        # A NaN would stop an Optuna sweep; a misnamed metric is a config error.
+        raise ValueError(
+            f"objective.metric={cfg.objective.metric!r} is not a metric of this run; "
+            f"it has: {', '.join(sorted(result.metrics))}"
+        )
+    return value
+
+
+# `imgexp <subcommand> ...` for work on past runs; anything else is a Hydra training command.
+SUBCOMMANDS = {"rerun": "imgexp.rerun"}
+
+
+def entry() -> None:
+    """Console script: dispatch a subcommand, or compose and train."""
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[sys.argv[1]])
+        sys.exit(module.main(sys.argv[2:]))
+    main()
 
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -17,6 +17,7 @@ from imgexp.augmentation import schema as augmentation_schema
 from imgexp.dataset import schema as dataset_schema
 from imgexp.model import schema as model_schema
 from imgexp.optimizer import schema as optimizer_schema
+from imgexp.schedule import schema as schedule_schema
 from imgexp.tracking import schema as tracking_schema
 from imgexp.trainer import schema as trainer_schema
 
@@ -40,6 +41,7 @@ class Config:
     dataset: Any = MISSING
     model: Any = MISSING
     optimizer: Any = MISSING
+    schedule: Any = MISSING
     augmentation: Any = MISSING
     trainer: Any = MISSING
     tracking: Any = MISSING
@@ -56,6 +58,7 @@ def register() -> None:
     groups = {
         "model": model_schema.SCHEMAS,
         "optimizer": optimizer_schema.SCHEMAS,
+        "schedule": schedule_schema.SCHEMAS,
         "augmentation": augmentation_schema.SCHEMAS,
         "trainer": trainer_schema.SCHEMAS,
         "tracking": tracking_schema.SCHEMAS,

@@ -17,17 +17,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from hydra.utils import get_method, instantiate  # noqa: E402
+from hydra.utils import get_method  # noqa: E402
 
-from imgexp.augmentation.layers import model_augmentation, pipeline_augment  # noqa: E402
+from imgexp.augmentation.layers import (  # noqa: E402
+    mix_batches,
+    model_augmentation,
+    pipeline_augment,
+)
 from imgexp.dataset.build import build_data  # noqa: E402
 from imgexp.dataset.preprocessing import preprocessing_layers  # noqa: E402
 from imgexp.evaluation.curves import training_curves  # noqa: E402
+from imgexp.evaluation.report import evaluate_and_log  # noqa: E402
 from imgexp.model.build import build_model, summary_text  # noqa: E402
+from imgexp.schedule.build import build_optimizer  # noqa: E402
 from imgexp.tracking import model_logging  # noqa: E402
 from imgexp.tracking.params import flatten  # noqa: E402
 from imgexp.tracking.run import RunLogger, tracked_run  # noqa: E402
+from imgexp.tracking.secrets import Redactor  # noqa: E402
+from imgexp.trainer import distribute, resume  # noqa: E402
 from imgexp.trainer.callbacks import MlflowEpochLogger  # noqa: E402
+from imgexp.trainer.precision import set_precision  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,9 @@ class JobInfo:
     preset: str | None = None
     output_dir: str | None = None
     sweep_name: str | None = None
+    # `imgexp rerun`: the original run, and the dataset digest it saw.
+    rerun_of: str | None = None
+    expected_digest: str | None = None
 
 
 @dataclass
@@ -60,20 +72,35 @@ class TrainResult:
 def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     """Train and evaluate one configuration, logging everything to MLflow."""
     job = job or JobInfo()
+    # First: a multi-worker strategy must exist before any other TensorFlow work.
+    strategy = distribute.get_strategy(cfg.trainer.get("strategy", "default"))
     keras.backend.clear_session()  # no state leaks between jobs of one process
     seed = int(cfg.trainer.seed)
     keras.utils.set_random_seed(seed)
     if cfg.trainer.deterministic:
         tf.config.experimental.enable_op_determinism()
+    precision = set_precision(cfg.trainer.mixed_precision)  # before any layer is built
     run_name = cfg.tracking.get("run_name") or default_run_name(cfg, job)
-    with tracked_run(cfg.tracking, run_name, run_tags(cfg, job)) as tracker:
+    container = plain_config(cfg)
+    backup = resume.start(cfg, container)  # continues a killed run with the same config
+    # Only the chief worker of a multi-worker job logs: one job, one MLflow run.
+    tracking = cfg.tracking if distribute.is_chief() else OmegaConf.create({"enabled": False})
+    with tracked_run(
+        tracking, run_name, run_tags(cfg, job) | distribute.tags(strategy),
+        run_id=backup.run_id if backup else None, redactor=Redactor(container),
+    ) as tracker, strategy.scope():  # fmt: skip
+        if backup:
+            backup.bind(tracker)
         log_config(tracker, cfg, job)
         data = build_data(cfg.dataset, int(cfg.trainer.batch_size), seed,
                           augment=pipeline_augment(cfg.augmentation))  # fmt: skip
-        tracker.set_tags(
-            {"dataset": data.name, "dataset.digest": data.digest, "dataset.source": data.source}
-            | {f"dataset.n_{split}": count for split, count in data.counts.items()}
-        )
+        data = mix_batches(cfg.augmentation, data)  # MixUp/CutMix: training batches only
+        data = distribute.distribute_data(data, cfg.trainer.get("strategy", "default"))
+        tracker.set_tags(data.tags())
+        if job.expected_digest and job.expected_digest != data.digest:
+            log.warning("dataset digest %s differs from the original run's %s (rerun of %s)",
+                        data.digest, job.expected_digest, job.rerun_of)  # fmt: skip
+            tracker.set_tags({"imgexp.rerun.digest_changed": "true"})
         tracker.log_dict(data.lineage(), "dataset.json")
         input_layers = preprocessing_layers(cfg.dataset, data.adapt_data)
         model = build_model(
@@ -82,24 +109,34 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
         )  # fmt: skip
         tracker.log_text(summary_text(model), "model_summary.txt")
         tracker.log_params({"model.total_params": str(model.count_params())})
+        tracker.set_tags({"trainer.precision": precision})
+        optimizer, schedule_callbacks = build_optimizer(cfg, data)
         history = get_method(cfg.trainer._target_)(
             model=model,
-            optimizer=instantiate(cfg.optimizer),
+            optimizer=optimizer,
             data=data,
             cfg=cfg.trainer,
-            callbacks=[MlflowEpochLogger(tracker)],
+            callbacks=schedule_callbacks
+            + (backup.callbacks(data.train) if backup else [])
+            + [MlflowEpochLogger(tracker)],
         )
+        history = backup.full_history(history) if backup else history
+        check_finite(history)
         tracker.log_dict(history, "history.json")
         tracker.log_figure(training_curves(history, run_name), "plots/training_curves.png")
-        test = model.evaluate(data.test, return_dict=True, verbose=0)
-        test_metrics = {f"test_{name}": float(value) for name, value in test.items()}
-        tracker.log_metrics(test_metrics)
+        # test_* metrics, classification report, confusion matrix, sample grid (imgexp/evaluation)
+        evaluation = evaluate_and_log(model, data.test, data.class_names, tracker, run_name)
+        test_metrics = evaluation.metrics
         if cfg.tracking.log_model and tracker.active:
-            model_logging.log_keras_model(model, data.sample, data.class_names)
+            model_logging.log_keras_model(
+                model, data.sample, data.class_names, cfg.tracking.get("register_model")
+            )
         if job.output_dir:
             tracker.log_artifacts(Path(job.output_dir) / ".hydra", "hydra")
             for log_file in Path(job.output_dir).glob("*.log"):
                 tracker.log_text(log_file.read_text(), f"logs/{log_file.name}")
+    if backup:
+        backup.finish()
     final = {name: values[-1] for name, values in history.items() if values}
     return TrainResult(
         run_id=tracker.run_id,
@@ -108,6 +145,31 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
         history=history,
         model=model,
     )
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf: the run ends FAILED and a sweeper records a failed trial
+    (a NaN objective would otherwise stop an Optuna sweep)."""
+
+
+def check_finite(history: dict[str, list[float]]) -> None:
+    """Raise `TrainingDiverged` when the last training loss is not finite."""
+    losses = history.get("loss") or []
+    if losses and not math.isfinite(losses[-1]):
+        raise TrainingDiverged(
+            f"training diverged: loss is {losses[-1]} after epoch {len(losses)} "
+            "(lower optimizer.learning_rate?)"
+        )
+
+
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain containers, without Hydra's own node (not resolved: its
+    sweep paths need a job number)."""
+    return {
+        key: OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+        if OmegaConf.is_config(node) else node
+        for key, node in cfg.items() if key != "hydra"
+    }  # fmt: skip
 
 
 def log_config(tracker: RunLogger, cfg: DictConfig, job: JobInfo) -> None:
@@ -138,6 +200,8 @@ def run_tags(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
     }
     if job.sweep_name:
         tags["imgexp.sweep"] = job.sweep_name
+    if job.rerun_of:
+        tags["imgexp.rerun_of"] = job.rerun_of
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit

@@ -45,3 +45,19 @@ def tiny_idx_dir(tmp_path: Path) -> Path:
         write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
         write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
     return directory
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory: pytest.TempPathFactory):
+    """One tiny training run (digits MLP, registered as ``digits-tiny``) in its own MLflow store,
+    shared by the evaluation, prediction and serving tests: ``(home, TrainResult)``."""
+    import imgexp
+
+    home = tmp_path_factory.mktemp("trained-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMGEXP_HOME", str(home))
+        result = imgexp.train(
+            "dataset=digits", "trainer.epochs=3", "model.hidden_units=[32]",
+            "tracking.register_model=digits-tiny",
+        )  # fmt: skip
+    return home, result

@@ -16,10 +16,13 @@ def store_uri(home: Path) -> str:
     return f"sqlite:///{home}/mlflow.db"
 
 
-def run_cli(*args: str, home: Path, timeout: int = 300, check: bool = True):
-    """Run the real ``imgexp`` console script in a subprocess with its home in ``home``."""
+def run_cli(
+    *args: str, home: Path, timeout: int = 300, check: bool = True, script: str = "imgexp"
+):
+    """Run a real console script (``imgexp``, ``imgexp-eval``, ...) in a subprocess with its
+    home in ``home``."""
     env = dict(os.environ, IMGEXP_HOME=str(home))
-    command = [str(Path(sys.executable).parent / "imgexp"), *args]
+    command = [str(Path(sys.executable).parent / script), *args]
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=timeout, cwd=home.parent
     )

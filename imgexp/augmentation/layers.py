@@ -1,13 +1,18 @@
 """Augmentation as Keras preprocessing layers, applied to the training split only: either
-mapped over tf.data batches (CPU, asynchronous) or placed at the front of the model."""
+mapped over tf.data batches (CPU, asynchronous) or placed at the front of the model; plus
+batch-level mixing (MixUp/CutMix), which changes the labels and so always runs in tf.data."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import keras
+import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+
+from imgexp.dataset.bundle import DataBundle
 
 
 def augmentation_layers(cfg: DictConfig) -> list[keras.Layer]:
@@ -19,18 +24,20 @@ def augmentation_layers(cfg: DictConfig) -> list[keras.Layer]:
     return layers
 
 
-def pipeline_augment(cfg: DictConfig) -> Callable | None:
-    """A tf.data map function for ``placement: pipeline`` (None when there is nothing to do).
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """Round augmented float pixels back to uint8, so augmented batches feed the model exactly
+    like raw ones (the model's own preprocessing layers come after)."""
+    return keras.ops.cast(keras.ops.clip(keras.ops.round(images), 0, 255), "uint8")
 
-    The layers see float images and hand back uint8, so cached and augmented batches feed the
-    model identically."""
+
+def pipeline_augment(cfg: DictConfig) -> Callable | None:
+    """A tf.data map function for ``placement: pipeline`` (None when there is nothing to do)."""
     if cfg.placement != "pipeline" or not cfg.layers:
         return None
     stack = keras.Sequential(augmentation_layers(cfg), name="augmentation")
 
     def augment(images, labels):
-        augmented = stack(keras.ops.cast(images, "float32"), training=True)
-        return keras.ops.cast(keras.ops.clip(keras.ops.round(augmented), 0, 255), "uint8"), labels
+        return to_uint8(stack(keras.ops.cast(images, "float32"), training=True)), labels
 
     return augment
 
@@ -40,3 +47,21 @@ def model_augmentation(cfg: DictConfig) -> list[keras.Layer]:
     if cfg.placement != "model":
         return []
     return augmentation_layers(cfg)
+
+
+def mix_batches(cfg: DictConfig, data: DataBundle) -> DataBundle:
+    """The bundle with ``augmentation.mix`` applied to the training batches (one-hot labels);
+    validation and test keep their integer labels. Unchanged when ``mix`` is not set."""
+    if not cfg.get("mix"):
+        return data
+    extra = {"seed": int(cfg.seed) + len(cfg.layers)} if cfg.get("seed") is not None else {}
+    mixer = instantiate(cfg.mix, **extra)
+    depth = data.num_classes
+
+    def mix(images, labels):
+        one_hot = tf.one_hot(tf.cast(labels, tf.int32), depth, dtype=tf.float32)
+        mixed = mixer({"images": tf.cast(images, tf.float32), "labels": one_hot}, training=True)
+        return to_uint8(mixed["images"]), mixed["labels"]
+
+    train = data.train.map(mix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return dataclasses.replace(data, train=train)

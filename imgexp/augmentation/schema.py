@@ -16,12 +16,18 @@ class Placement(str, Enum):
 
 @dataclass
 class AugmentationConfig:
-    """A list of Keras preprocessing layers (each a `_target_` node), training split only."""
+    """Keras preprocessing layers (each a `_target_` node) applied per image, plus an optional
+    batch-level ``mix`` layer (keras.layers.MixUp / CutMix); training split only."""
 
     name: str = "none"
     placement: Placement = Placement.pipeline
+    # Seeds layer i with seed + i (and the mix layer with seed + len(layers)); null = the run's
+    # global seed (trainer.seed) decides.
     seed: int | None = None
     layers: list[Any] = field(default_factory=list)
+    # Mixes images and one-hot labels within a batch; always in the tf.data pipeline, since it
+    # changes the labels. The loss then trains on soft labels.
+    mix: Any = None
 
 
 SCHEMAS = {"base_augmentation": AugmentationConfig}

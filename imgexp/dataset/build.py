@@ -1,17 +1,38 @@
-"""Turns a ``dataset`` config into a `DataBundle`: load, split, match channels, pipeline."""
+"""Turns a ``dataset`` config into a `DataBundle`: load, split, match channels, pipeline.
+
+A loader (``dataset._target_``) returns either `ImageArrays` (in-memory datasets) or
+`ImageFiles` (folders of image files); both are split by the same `splits.split_tables`."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
 from imgexp.dataset import pipeline, splits
 from imgexp.dataset.arrays import ImageArrays, match_channels
 from imgexp.dataset.bundle import DataBundle
+from imgexp.dataset.files import FileTable, ImageFiles, digest_files
+
+log = logging.getLogger(__name__)
+SAMPLE_SIZE = 8
+
+
+@dataclass
+class ArrayTable:
+    """Images and labels indexed together (the `splits.Table` of in-memory datasets)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def take(self, indices: np.ndarray) -> ArrayTable:
+        return ArrayTable(self.images[indices], self.labels[indices])
 
 
 def build_data(
@@ -20,82 +41,128 @@ def build_data(
     """Load the dataset named by ``cfg._target_`` and build its batched splits."""
     loaded = get_method(cfg._target_)(cfg)
     if isinstance(loaded, ImageArrays):
-        return bundle_from_arrays(cfg, loaded, batch_size, seed, augment)
-    raise TypeError(f"{cfg._target_} returned {type(loaded).__name__}, not ImageArrays")
+        bundle = bundle_from_arrays(cfg, loaded, batch_size, seed, augment)
+    elif isinstance(loaded, ImageFiles):
+        bundle = bundle_from_files(cfg, loaded, batch_size, seed, augment)
+    else:
+        raise TypeError(
+            f"{cfg._target_} returned {type(loaded).__name__}, not ImageArrays or ImageFiles"
+        )
+    log.info(
+        "dataset %s from %s: %s; classes %s", bundle.name, bundle.source,
+        ", ".join(f"{split} {count}" for split, count in bundle.counts.items()),
+        bundle.class_names,
+    )  # fmt: skip
+    return bundle
 
 
 def bundle_from_arrays(
     cfg: DictConfig, data: ImageArrays, batch_size: int, seed: int, augment: Callable | None
 ) -> DataBundle:
     """Split in-memory arrays as configured and wrap each split in a tf.data pipeline."""
-    x_train, y_train = data.x_train, data.y_train
-    x_test, y_test = data.x_test, data.y_test
-    if x_test is None:
-        kept, held = splits.stratified_holdout(y_train, float(cfg.test_size), seed=0)
-        x_train, y_train, x_test, y_test = (
-            x_train[kept],
-            y_train[kept],
-            x_train[held],
-            y_train[held],
-        )
     x_train, y_train, x_test, y_test, class_names = select_classes(
-        cfg.get("classes"), data.class_names, x_train, y_train, x_test, y_test
+        cfg.get("classes"), data.class_names, data.x_train, data.y_train, data.x_test, data.y_test
     )
-    x_val = y_val = None
-    source = cfg.validation.source
-    if source == "train":
-        kept, taken = splits.validation_indices(y_train, cfg.validation)
-        x_train, y_train, x_val, y_val = (
-            x_train[kept],
-            y_train[kept],
-            x_train[taken],
-            y_train[taken],
-        )
-    elif source == "test":
-        x_val, y_val = x_test, y_test
-    elif source == "dir":
-        raise ValueError(
-            f"dataset.validation.source=dir needs a folder dataset with a val/ directory; "
-            f"{cfg.name} is an in-memory dataset: use train, test or none"
-        )
-    x_train, x_test = (
-        match_channels(x_train, cfg.color_mode),
-        match_channels(x_test, cfg.color_mode),
-    )
-    if x_val is not None:
-        x_val = match_channels(x_val, cfg.color_mode)
-    image_size = tuple(cfg.image_size) if cfg.get("image_size") else x_train.shape[1:3]
+    test = None if x_test is None else ArrayTable(x_test, y_test)
+    tables = splits.split_tables(cfg, ArrayTable(x_train, y_train), test)
+    tables = {
+        split: ArrayTable(match_channels(table.images, cfg.color_mode), table.labels)
+        for split, table in tables.items()
+    }
+    train = tables["train"].images
+    image_size = tuple(cfg.image_size) if cfg.get("image_size") else train.shape[1:3]
 
-    def make(x: np.ndarray, y: np.ndarray, training: bool):
+    def make(split: str):
         return pipeline.from_arrays(
-            x, y, batch_size, training=training, seed=seed,
-            shuffle_buffer=int(cfg.shuffle_buffer), image_size=image_size,
-            augment=augment if training else None,
+            tables[split].images, tables[split].labels, batch_size,
+            training=split == "train", seed=seed, shuffle_buffer=int(cfg.shuffle_buffer),
+            image_size=image_size, augment=augment if split == "train" else None,
         )  # fmt: skip
 
-    split_arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
-    if x_val is not None and source == "train":
-        split_arrays["validation"] = (x_val, y_val)
     return DataBundle(
         name=cfg.name,
         source=data.source,
         class_names=class_names,
-        input_shape=(int(image_size[0]), int(image_size[1]), int(x_train.shape[-1])),
-        train=make(x_train, y_train, True),
-        validation=None if x_val is None else make(x_val, y_val, False),
-        test=make(x_test, y_test, False),
-        counts={split: len(y) for split, (_, y) in split_arrays.items()},
-        class_counts={
-            split: {
-                class_names[k]: int(n)
-                for k, n in enumerate(np.bincount(y, minlength=len(class_names)))
-            }
-            for split, (_, y) in split_arrays.items()
-        },
-        digest=digest_arrays(split_arrays),
-        sample=x_train[:8],
-        adapt_data=x_train,
+        input_shape=(int(image_size[0]), int(image_size[1]), int(train.shape[-1])),
+        train=make("train"),
+        validation=make("validation") if "validation" in tables else None,
+        test=make("test"),
+        counts=split_counts(tables),
+        class_counts=split_class_counts(tables, class_names),
+        digest=digest_arrays({s: (t.images, t.labels) for s, t in tables.items()}),
+        sample=train[:SAMPLE_SIZE],
+        adapt_data=train,
     )
+
+
+def bundle_from_files(
+    cfg: DictConfig, data: ImageFiles, batch_size: int, seed: int, augment: Callable | None
+) -> DataBundle:
+    """Split the scanned files as configured; each split decodes, caches and batches itself."""
+    tables: dict[str, FileTable] = splits.split_tables(
+        cfg, data.splits["train"], data.splits.get("test"), data.splits.get("validation"),
+        shuffle_before_take=True,
+    )  # fmt: skip
+    if "validation" in data.splits and cfg.validation.source != "dir":
+        log.info("%s: the val/ folder is unused (dataset.validation.source=dir uses it)", cfg.name)
+    image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
+    channels = 1 if cfg.color_mode == "grayscale" else 3
+    digest = digest_files(data.source, tables)
+    decoded = {}
+    for split in tables:
+        if split == "validation" and cfg.validation.source == "test":
+            continue  # the same dataset object as test, decoded and cached once
+        prefix = f"{cfg.name}-{digest}-{split}-{image_size[0]}x{image_size[1]}x{channels}"
+        reused = split != "test" or cfg.validation.source == "test"  # test alone: read once
+        decoded[split] = pipeline.cached(
+            pipeline.decoded_files(tables[split], image_size, channels),
+            cfg.cache if reused else None, prefix,
+        )  # fmt: skip
+    decoded.setdefault("validation", decoded.get("test") if "validation" in tables else None)
+
+    def make(split: str) -> tf.data.Dataset:
+        return pipeline.batch(
+            decoded[split], batch_size, training=split == "train", seed=seed,
+            shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
+            augment=augment if split == "train" else None,
+        )  # fmt: skip
+
+    sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))
+    sample = pipeline.decoded_files(sample_files, image_size, channels).batch(SAMPLE_SIZE)
+    return DataBundle(
+        name=cfg.name,
+        source=data.source,
+        class_names=data.class_names,
+        input_shape=(*image_size, channels),
+        train=make("train"),
+        validation=make("validation") if "validation" in tables else None,
+        test=make("test"),
+        counts=split_counts(tables),
+        class_counts=split_class_counts(tables, data.class_names),
+        digest=digest,
+        sample=next(iter(sample))[0].numpy(),
+        # Normalization statistics: the training split only, through the same cached decode.
+        adapt_data=decoded["train"].batch(256).map(lambda image, _: image),
+        skipped=[{"path": bad.path, "reason": bad.reason} for bad in data.skipped],
+        ignored_files=data.ignored,
+    )
+
+
+def split_counts(tables: dict[str, splits.Table]) -> dict[str, int]:
+    return {split: len(table.labels) for split, table in tables.items()}
+
+
+def split_class_counts(
+    tables: dict[str, splits.Table], class_names: list[str]
+) -> dict[str, dict[str, int]]:
+    """Examples per class in each split (lineage, and a check that no class went missing)."""
+    return {
+        split: {
+            class_names[k]: int(n)
+            for k, n in enumerate(np.bincount(table.labels, minlength=len(class_names)))
+        }
+        for split, table in tables.items()
+    }
 
 
 def select_classes(
@@ -110,11 +177,12 @@ def select_classes(
     remap = np.full(len(class_names), -1)
     for new, name in enumerate(wanted):
         remap[class_names.index(name)] = new
-    keep_train, keep_test = remap[y_train] >= 0, remap[y_test] >= 0
-    return (
-        x_train[keep_train], remap[y_train[keep_train]],
-        x_test[keep_test], remap[y_test[keep_test]], list(wanted),
-    )  # fmt: skip
+    keep_train = remap[y_train] >= 0
+    x_train, y_train = x_train[keep_train], remap[y_train[keep_train]]
+    if x_test is not None:
+        keep_test = remap[y_test] >= 0
+        x_test, y_test = x_test[keep_test], remap[y_test[keep_test]]
+    return x_train, y_train, x_test, y_test, list(wanted)
 
 
 def digest_arrays(split_arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:

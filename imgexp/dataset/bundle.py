@@ -26,6 +26,10 @@ class DataBundle:
     sample: np.ndarray = field(repr=False, default=None)
     # Raw training images (or a dataset of them) that Normalization layers adapt to.
     adapt_data: object = field(repr=False, default=None)
+    # Folder datasets: files the scan could not decode ({"path", "reason"}), and the count of
+    # non-image files (.DS_Store, notes) that were ignored.
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    ignored_files: int = 0
 
     @property
     def num_classes(self) -> int:
@@ -42,4 +46,15 @@ class DataBundle:
             "class_names": self.class_names,
             "counts": self.counts,
             "class_counts": self.class_counts,
+            "skipped_files": len(self.skipped),
+            "ignored_files": self.ignored_files,
+            "skipped": self.skipped,
         }
+
+    def tags(self) -> dict[str, object]:
+        """Short lineage facts as MLflow tags: searchable, and comparable between runs."""
+        return (
+            {"dataset": self.name, "dataset.digest": self.digest, "dataset.source": self.source}
+            | {f"dataset.n_{split}": count for split, count in self.counts.items()}
+            | {"dataset.n_classes": self.num_classes, "dataset.skipped_files": len(self.skipped)}
+        )

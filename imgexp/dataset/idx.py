@@ -1,17 +1,17 @@
-"""MNIST-format datasets read from the four standard idx .gz files (Fashion-MNIST, MNIST)."""
+"""MNIST-format datasets (MNIST, Fashion-MNIST): the four standard idx .gz files, or keras'
+single-file ``mnist.npz``."""
 
 from __future__ import annotations
 
 import gzip
-import os
-import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
+from imgexp.dataset import download, locate
 from imgexp.dataset.arrays import ImageArrays
-from imgexp.paths import data_home
 
 FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -24,6 +24,31 @@ FASHION_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]  # fmt: skip
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """What tells one MNIST-format dataset from another."""
+
+    keras_name: str  # keras.datasets.<name>.load_data() downloads it
+    dirs: tuple[str, ...]  # usual directory names (ours, keras' cache)
+    classes: tuple[str, ...]
+    npz: str | None = None  # keras' single-file layout, in its cache directory
+    system_dir: str | None = None  # a distribution package's copy
+    apt_hint: str = ""
+
+
+MNIST = IdxSource(
+    "mnist", ("mnist",), tuple(str(d) for d in range(10)), npz="mnist.npz"
+)  # fmt: skip
+FASHION_MNIST = IdxSource(
+    "fashion_mnist",
+    ("fashion_mnist", "fashion-mnist"),
+    tuple(FASHION_CLASSES),
+    system_dir="/usr/share/datasets/fashion-mnist",
+    apt_hint="On Debian/Ubuntu: apt-get install dataset-fashion-mnist.",
+)
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
@@ -54,77 +79,84 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def candidate_dirs(cfg: DictConfig, keras_subdir: str, system_dir: str | None) -> list[Path]:
-    """Where to look, in order: dataset.data_dir, $IMGEXP_DATA_DIR, keras cache, system copy."""
-    candidates = []
-    if cfg.get("data_dir"):
-        candidates.append(Path(cfg.data_dir).expanduser())
-    if data_home():
-        candidates += [Path(data_home()) / cfg.name, Path(data_home()) / keras_subdir]
-    candidates.append(Path("~/.keras/datasets").expanduser() / keras_subdir)
-    if system_dir:
-        candidates.append(Path(system_dir))
-    return candidates
+def idx_files(directory: Path) -> dict[str, Path] | None:
+    """The four idx files (plain or .gz) in ``directory``, or None if any is missing."""
+    found = {}
+    for key, name in FILES.items():
+        for option in (directory / name, directory / name.removesuffix(".gz")):
+            if option.is_file():
+                found[key] = option
+                break
+    return found if len(found) == len(FILES) else None
 
 
-def find_files(candidates: list[Path]) -> dict[str, Path] | None:
-    """The first directory that holds all four files (plain or .gz)."""
-    for directory in candidates:
-        found = {}
-        for key, name in FILES.items():
-            for option in (directory / name, directory / name.removesuffix(".gz")):
-                if option.is_file():
-                    found[key] = option
-                    break
-        if len(found) == len(FILES):
-            return found
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """keras' ``mnist.npz`` (x_train, y_train, x_test, y_test), checked for its four arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in FILES if key in archive.files}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read npz file ({error}); is it truncated?") from error
+    missing = sorted(set(FILES) - set(arrays))
+    if missing:
+        raise ValueError(f"{path}: npz file lacks the arrays {missing}")
+    return arrays
+
+
+def find_source(bases: list[Path], npz: str | None) -> Path | None:
+    """The first directory holding the four idx files, or the first ``npz`` file."""
+    for base in bases:
+        if base.is_file() and base.suffix == ".npz":
+            return base
+        if idx_files(base):
+            return base
+        if npz and (base / npz).is_file():
+            return base / npz
     return None
 
 
-def keras_download(name: str) -> None:
-    """Fetch through keras (puts the .gz files in ~/.keras/datasets/<name>); fail fast offline."""
-    import keras
-
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(float(os.environ.get("IMGEXP_DOWNLOAD_TIMEOUT", "30")))
-    try:
-        getattr(keras.datasets, name).load_data()
-    except Exception as error:  # noqa: BLE001 - any network failure gets the same advice
-        raise RuntimeError(
-            f"dataset.download=true: downloading {name} through keras failed ({error}). "
-            "Check the network, or put the four idx .gz files in a directory and pass "
-            "dataset.data_dir=<that directory>."
-        ) from error
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
-def load_idx_dataset(
-    cfg: DictConfig, keras_name: str, keras_subdir: str, system_dir: str | None, classes: list[str]
-) -> ImageArrays:
-    """Find (or, with download=true, fetch) the idx files and read them."""
-    candidates = candidate_dirs(cfg, keras_subdir, system_dir)
-    files = find_files(candidates)
-    if files is None and cfg.get("download"):
-        keras_download(keras_name)
-        files = find_files(candidates)
-    if files is None:
-        looked = "\n  ".join(str(c) for c in candidates)
-        raise FileNotFoundError(
-            f"{cfg.name}: the four idx files ({', '.join(FILES.values())}) were not found. "
-            f"Looked in:\n  {looked}\nPass dataset.data_dir=<dir holding them>, set "
-            f"$IMGEXP_DATA_DIR, or add dataset.download=true when online."
-            + ("\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist" if system_dir else "")
-        )
-    arrays = {
-        key: read_idx(path, IMAGES_MAGIC if key.startswith("x") else LABELS_MAGIC)
-        for key, path in files.items()
+def read_source(path: Path) -> dict[str, np.ndarray]:
+    """All four arrays from an idx directory or an npz file."""
+    if path.is_file():
+        return read_npz(path)
+    return {
+        key: read_idx(file, IMAGES_MAGIC if key.startswith("x") else LABELS_MAGIC)
+        for key, file in idx_files(path).items()
     }
-    return ImageArrays(class_names=classes, source=str(files["x_train"].parent), **arrays)
+
+
+def load_idx_dataset(cfg: DictConfig, source: IdxSource) -> ImageArrays:
+    """Find (or, with download=true, fetch through keras) the files and read them."""
+    extra = [source.system_dir] if source.system_dir else []
+    bases = locate.search_dirs(cfg, source.dirs, extra)
+    found = find_source(bases, source.npz)
+    if found is None and cfg.get("download"):
+        import keras
+
+        download.fetch(
+            KERAS_ORIGIN, source.keras_name, "put the four idx .gz files in a directory "
+            "and pass dataset.data_dir=<that directory>",
+            getattr(keras.datasets, source.keras_name).load_data,
+        )  # fmt: skip
+        found = find_source(bases, source.npz)
+    if found is None:
+        layout = "  <dir>/" + "\n  <dir>/".join(FILES.values())
+        if source.npz:
+            layout += f"\nor keras' single file <dir>/{source.npz}"
+        raise FileNotFoundError(
+            locate.not_found_message(
+                f"{cfg.name}: the idx files", bases, layout,
+                f"Add dataset.download=true when online. {source.apt_hint}".strip(),
+            )
+        )  # fmt: skip
+    return ImageArrays(class_names=list(source.classes), source=str(found), **read_source(found))
 
 
 def load_fashion_mnist(cfg: DictConfig) -> ImageArrays:
     """Fashion-MNIST, 60,000 train and 10,000 test images of 28x28, 10 clothing classes."""
-    return load_idx_dataset(
-        cfg, "fashion_mnist", "fashion-mnist", "/usr/share/datasets/fashion-mnist", FASHION_CLASSES
-    )
+    return load_idx_dataset(cfg, FASHION_MNIST)
+
+
+def load_mnist(cfg: DictConfig) -> ImageArrays:
+    """MNIST handwritten digits, 60,000 train and 10,000 test images of 28x28."""
+    return load_idx_dataset(cfg, MNIST)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from imgexp.dataset import decode
+from imgexp.dataset.files import FileTable
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -62,3 +66,32 @@ def resizer(image_size: tuple[int, int]) -> Callable:
         return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
 
     return resize
+
+
+def decoded_files(table: FileTable, image_size: tuple[int, int], channels: int) -> tf.data.Dataset:
+    """(uint8 image, label) per file, decoded and resized in parallel, in file order.
+
+    The scan has removed unreadable files; ``ignore_errors`` is the safety net for a file that
+    changes or fails anyway, so one bad file never stops an epoch (TF logs it)."""
+    branches = [
+        decode.branch(fmt, int(height), int(width), image_size)
+        for fmt, (height, width) in zip(table.formats, table.sizes, strict=True)
+    ]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (table.paths.astype(str), np.asarray(branches, np.int32), table.labels)
+    )
+    dataset = dataset.map(decode.decoder(image_size, channels), num_parallel_calls=AUTOTUNE)
+    return dataset.ignore_errors(log_warning=True)
+
+
+def cached(dataset: tf.data.Dataset, cache: str | None, file_prefix: str) -> tf.data.Dataset:
+    """``cache: memory`` keeps decoded images in RAM; a directory keeps them in files named
+    ``file_prefix`` there (for datasets bigger than RAM; reused by later runs, since the prefix
+    holds the data digest and image size); empty or null disables caching."""
+    if not cache:
+        return dataset
+    if cache == "memory":
+        return dataset.cache()
+    directory = Path(cache).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    return dataset.cache(str(directory / file_prefix))

@@ -22,7 +22,7 @@ class VGG16Preprocess(keras.layers.Layer):
         return images - VGG16_BGR_MEAN[0]
 
 
-def preprocessing_layers(cfg: DictConfig, adapt_data: np.ndarray | None) -> list[keras.Layer]:
+def preprocessing_layers(cfg: DictConfig, adapt_data: object | None) -> list[keras.Layer]:
     """Layers for ``dataset.preprocessing`` (+ ``dataset.normalize``), adapted to train data."""
     layers: list[keras.Layer] = []
     if cfg.preprocessing == "rescale":
@@ -33,10 +33,24 @@ def preprocessing_layers(cfg: DictConfig, adapt_data: np.ndarray | None) -> list
         if adapt_data is None:
             raise ValueError("dataset.normalize=true needs training data to adapt to")
         normalization = keras.layers.Normalization(axis=-1, name="featurewise_normalization")
-        prepared = np.asarray(adapt_data, np.float32)
-        for layer in layers:
-            prepared = keras.ops.convert_to_numpy(layer(prepared))
         # Statistics come from the training split only (seed 000 fitted them on val/test).
-        normalization.adapt(prepared)
+        normalization.adapt(prepared_for_adapt(adapt_data, layers))
         layers.append(normalization)
     return layers
+
+
+def prepared_for_adapt(adapt_data, layers: list[keras.Layer]):
+    """Training images as the Normalization layer will see them (after ``layers``): a float
+    array for in-memory data, or a mapped tf.data dataset of batches for folder datasets (whose
+    images are decoded batch by batch, never all at once)."""
+    import tensorflow as tf
+
+    def apply(images):
+        images = tf.cast(images, tf.float32)
+        for layer in layers:
+            images = layer(images)
+        return images
+
+    if isinstance(adapt_data, tf.data.Dataset):
+        return adapt_data.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    return keras.ops.convert_to_numpy(apply(np.asarray(adapt_data)))

@@ -66,6 +66,9 @@ class DatasetConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     preprocessing: Preprocessing = Preprocessing.rescale
     normalize: bool = False
-    # Keep decoded examples in memory after the first epoch ("" = no cache, a path = file cache).
+    # Keep decoded examples after the first epoch: "memory", a directory (file cache for data
+    # bigger than RAM, reused by later runs), or "" / null for none.
     cache: str | None = "memory"
     shuffle_buffer: int = 10000
+    # Folder datasets: fail on the first unreadable image instead of skipping and counting it.
+    strict: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 from omegaconf import DictConfig
 
@@ -48,3 +50,50 @@ def validation_indices(
     count = split_count(float(validation.size), len(labels), "dataset.validation.size")
     # Enum options are `str` subclasses, so they compare equal to their names.
     return take_indices(len(labels), count, validation.take, int(validation.seed))
+
+
+class Table(Protocol):
+    """Anything with per-example labels that can be indexed (arrays or image files)."""
+
+    labels: np.ndarray
+
+    def take(self, indices: np.ndarray) -> Table: ...
+
+
+def split_tables(
+    cfg: DictConfig,
+    train: Table,
+    test: Table | None,
+    validation_dir: Table | None = None,
+    shuffle_before_take: bool = False,
+) -> dict[str, Table]:
+    """Train / validation / test as the config says; the three never share an example.
+
+    Without a test split a stratified ``dataset.test_size`` is held out (fixed seed, so every
+    run of a dataset tests on the same examples). ``shuffle_before_take`` makes take first/last
+    apply to a seeded shuffle (folder datasets: their files are sorted by class, so the last
+    N would be whole classes; keras' ``validation_split`` shuffles the same way)."""
+    if test is None or len(test.labels) == 0:
+        kept, held = stratified_holdout(train.labels, float(cfg.test_size), seed=0)
+        train, test = train.take(kept), train.take(held)
+    tables: dict[str, Table] = {"test": test}
+    source = cfg.validation.source
+    if source == "train":
+        order = np.arange(len(train.labels))
+        if shuffle_before_take:
+            order = np.random.default_rng(int(cfg.validation.seed)).permutation(order)
+        kept, taken = validation_indices(train.labels[order], cfg.validation)
+        train, tables["validation"] = (
+            train.take(np.sort(order[kept])), train.take(np.sort(order[taken]))
+        )  # fmt: skip
+    elif source == "test":
+        tables["validation"] = test
+    elif source == "dir":
+        if validation_dir is None or len(validation_dir.labels) == 0:
+            raise ValueError(
+                f"dataset.validation.source=dir needs a folder dataset with a val/ directory "
+                f"next to train/; {cfg.name} has none: use train, test or none"
+            )
+        tables["validation"] = validation_dir
+    order = ("train", "validation", "test")
+    return {"train": train} | {split: tables[split] for split in order if split in tables}

@@ -1,4 +1,7 @@
-"""Typed schemas of the ``optimizer`` config group; `_target_` is the Keras optimizer class."""
+"""Typed schemas of the ``optimizer`` config group; `_target_` is the Keras optimizer class.
+
+``weight_decay`` is Keras' decoupled weight decay (every optimizer takes it); the learning rate
+schedule is the separate ``schedule`` group."""
 
 from __future__ import annotations
 
@@ -45,4 +48,17 @@ class RMSpropConfig(OptimizerConfig):
     epsilon: float = 1e-7
 
 
-SCHEMAS = {"base_adam": AdamConfig, "base_sgd": SGDConfig, "base_rmsprop": RMSpropConfig}
+@dataclass
+class AdamWConfig(AdamConfig):
+    """keras.optimizers.AdamW: Adam with decoupled weight decay (Keras default 0.004)."""
+
+    _target_: str = "keras.optimizers.AdamW"
+    weight_decay: float | None = 0.004
+
+
+SCHEMAS = {
+    "base_adam": AdamConfig,
+    "base_sgd": SGDConfig,
+    "base_rmsprop": RMSpropConfig,
+    "base_adamw": AdamWConfig,
+}

@@ -1,5 +1,9 @@
 """Environment variables through which a sweep's launcher process tells its jobs about the
-MLflow parent run (kept import-light: the CLI reads them before TensorFlow or MLflow load)."""
+MLflow parent run, and the few knobs read from the environment (kept import-light: the CLI
+reads them before TensorFlow or MLflow load)."""
 
 PARENT_RUN_ENV = "IMGEXP_PARENT_RUN_ID"
 SWEEP_NAME_ENV = "IMGEXP_SWEEP_NAME"
+# Free space the store and artifact directories must have before a run starts (MiB).
+MIN_FREE_MB_ENV = "IMGEXP_MIN_FREE_MB"
+DEFAULT_MIN_FREE_MB = 100

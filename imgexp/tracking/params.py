@@ -1,4 +1,5 @@
-"""The resolved config as MLflow params: dotted keys, JSON lists, long values cut with a hash."""
+"""The resolved config as MLflow params: dotted keys, JSON lists, long values cut with a hash,
+credential-looking keys masked."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import json
 import logging
 from typing import Any
 
+from imgexp.tracking.secrets import MASK, is_secret_key
+
 log = logging.getLogger(__name__)
 
 MAX_VALUE_LENGTH = 6000  # MLflow's limit for a param value (it was 250, then 500)
-SECRET_WORDS = ("password", "token", "secret", "apikey", "api_key", "credential")
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -21,8 +23,8 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
             flat.update(flatten(value, f"{prefix}{key}."))
         return flat
     key = prefix.rstrip(".")
-    if any(word in key.lower().rsplit(".", 1)[-1] for word in SECRET_WORDS):
-        return {key: "***"}
+    if is_secret_key(key):
+        return {key: MASK}
     value = tree if isinstance(tree, str) else json.dumps(tree, default=str)
     return {key: fit_length(key, value)}
 

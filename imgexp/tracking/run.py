@@ -18,16 +18,26 @@ from omegaconf import DictConfig
 
 from imgexp.tracking import store
 from imgexp.tracking.env import PARENT_RUN_ENV
+from imgexp.tracking.secrets import MASK, Redactor, is_secret_key
 
 log = logging.getLogger(__name__)
 
 
 class RunLogger:
-    """Thin facade over the active MLflow run; every method is a no-op when tracking is off."""
+    """Thin facade over the active MLflow run; every method is a no-op when tracking is off.
 
-    def __init__(self, run_id: str | None = None, experiment_id: str | None = None) -> None:
+    Everything passes through the run's `Redactor`, so credential values from the config never
+    reach params, tags or artifacts, whoever logs them."""
+
+    def __init__(
+        self,
+        run_id: str | None = None,
+        experiment_id: str | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.run_id = run_id
         self.experiment_id = experiment_id
+        self.redactor = redactor or Redactor({})
 
     @property
     def active(self) -> bool:
@@ -38,7 +48,8 @@ class RunLogger:
         """Log params in batches (MLflow takes at most 100 per call)."""
         if not self.active:
             return
-        items = list(params.items())
+        items = [(k, MASK if is_secret_key(k) else self.redactor.text(str(v)))
+                 for k, v in params.items()]  # fmt: skip
         for start in range(0, len(items), 100):
             mlflow.log_params(dict(items[start : start + 100]))
 
@@ -47,20 +58,29 @@ class RunLogger:
         if self.active:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
+    def metric_steps(self, key: str) -> list[int]:
+        """The steps already logged for a metric (a resumed run continues after them)."""
+        if not self.active:
+            return []
+        client = mlflow.tracking.MlflowClient()
+        return [metric.step for metric in client.get_metric_history(self.run_id, key)]
+
     def set_tags(self, tags: dict[str, Any]) -> None:
-        """Tags (values stringified)."""
+        """Tags (values stringified, credentials masked)."""
         if self.active:
-            mlflow.set_tags({k: str(v) for k, v in tags.items()})
+            mlflow.set_tags(self.redactor.tags(tags))
 
     def log_text(self, text: str, path: str) -> None:
-        """A text artifact."""
+        """A text artifact (a YAML one is masked key by key)."""
         if self.active:
-            mlflow.log_text(text, path)
+            yaml_file = path.endswith((".yaml", ".yml"))
+            mlflow.log_text(self.redactor.yaml_text(text) if yaml_file else
+                            self.redactor.text(text), path)  # fmt: skip
 
     def log_dict(self, data: Any, path: str) -> None:
         """A JSON/YAML artifact."""
         if self.active:
-            mlflow.log_dict(data, path)
+            mlflow.log_dict(self.redactor.tree(data), path)
 
     def log_figure(self, figure: Any, path: str) -> None:
         """A matplotlib figure as PNG."""
@@ -68,29 +88,47 @@ class RunLogger:
             mlflow.log_figure(figure, path)
 
     def log_artifacts(self, local_dir: str | Path, path: str | None = None) -> None:
-        """A directory of files."""
-        if self.active and Path(local_dir).is_dir():
-            mlflow.log_artifacts(str(local_dir), path)
+        """A directory of files; its text files (configs, logs) are logged masked."""
+        if not (self.active and Path(local_dir).is_dir()):
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifacts(str(self.redactor.copy_dir(Path(local_dir), Path(tmp))), path)
 
 
 @contextlib.contextmanager
-def tracked_run(cfg: DictConfig, run_name: str, tags: dict[str, Any]) -> Iterator[RunLogger]:
+def tracked_run(
+    cfg: DictConfig,
+    run_name: str,
+    tags: dict[str, Any],
+    run_id: str | None = None,
+    redactor: Redactor | None = None,
+) -> Iterator[RunLogger]:
     """Open the run (nested under a sweep's parent when there is one) and close it with the
-    right status, logging the error of a failed run as a tag and a traceback artifact."""
+    right status, logging the error of a failed run as a tag and a traceback artifact.
+
+    ``run_id`` reopens an existing run (resume after a crash) instead of starting a new one;
+    ``redactor`` (built from the run's config) masks its credentials in all that is logged."""
     if not cfg.enabled:
         yield RunLogger()
         return
+    redactor = redactor or Redactor({})
     experiment_id = store.prepare(cfg.uri, cfg.experiment, cfg.get("artifact_root"))
     # An inherited MLFLOW_RUN_ID would make start_run resume that run instead of a new child.
     os.environ.pop("MLFLOW_RUN_ID", None)
     parent = os.environ.get(PARENT_RUN_ENV) or None
-    run = mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=run_name,
-        parent_run_id=parent,
-        tags={k: str(v) for k, v in tags.items()},
-    )
-    logger = RunLogger(run.info.run_id, experiment_id)
+    tags = redactor.tags(tags)
+    if run_id is not None:
+        run = mlflow.start_run(run_id=run_id)
+        # A resumed job of a re-launched sweep moves under the new sweep's parent.
+        mlflow.set_tags(tags | ({"mlflow.parentRunId": parent} if parent else {}))
+    else:
+        run = mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=redactor.text(run_name),
+            parent_run_id=parent,
+            tags=tags,
+        )
+    logger = RunLogger(run.info.run_id, experiment_id, redactor)
     with sigterm_as_interrupt():
         try:
             yield logger
@@ -99,18 +137,19 @@ def tracked_run(cfg: DictConfig, run_name: str, tags: dict[str, Any]) -> Iterato
             mlflow.end_run(status="KILLED")
             raise
         except BaseException as error:
-            record_failure(error)
+            record_failure(error, redactor)
             mlflow.end_run(status="FAILED")
             raise
     mlflow.end_run(status="FINISHED")
 
 
-def record_failure(error: BaseException) -> None:
+def record_failure(error: BaseException, redactor: Redactor | None = None) -> None:
     """Put the reason on the run: a short tag and the full traceback as error.txt."""
-    message = f"{type(error).__name__}: {error}"
+    redactor = redactor or Redactor({})
+    message = redactor.text(f"{type(error).__name__}: {error}")
     try:
         mlflow.set_tag("imgexp.error", message[:5000])
-        text = "".join(traceback.format_exception(error))
+        text = redactor.text("".join(traceback.format_exception(error)))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "error.txt"
             path.write_text(text)

@@ -15,6 +15,9 @@ class TrackingConfig:
     experiment: str = "imgexp"
     run_name: str | None = None
     log_model: bool = True
+    # Register the logged model under this name in the MLflow Model Registry (a new version each
+    # run); null = do not register.
+    register_model: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
 

@@ -1,27 +1,58 @@
-"""The MLflow store: experiment creation with an artifact root, and how to open the UI."""
+"""The MLflow store: checked before training (writable, enough free space, server reachable),
+experiment creation with an artifact root, and how to open the UI."""
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from imgexp.tracking.env import DEFAULT_MIN_FREE_MB, MIN_FREE_MB_ENV
+
+log = logging.getLogger(__name__)
+
+REMOTE_SCHEMES = ("http", "https")
+
+
+class TrackingStoreError(RuntimeError):
+    """The tracking location cannot take a run (raised before any training starts)."""
+
 
 def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
     """Point MLflow at ``uri`` and return the experiment id, creating it with its artifacts
-    under ``artifact_root`` (never MLflow's cwd-relative ./mlruns)."""
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    under ``artifact_root`` (never MLflow's cwd-relative ./mlruns).
+
+    With a tracking server (``http://...``) a local ``artifact_root`` is ignored: the server's
+    ``--artifacts-destination`` holds the artifacts and proxies them to every client."""
+    remote = is_remote(uri)
+    if remote:
+        check_server(uri)
+    elif uri.startswith("sqlite:///"):
+        check_directory(Path(uri.removeprefix("sqlite:///")).parent, "MLflow store")
+    location = None
+    if artifact_root and not remote:
+        location = Path(artifact_root).expanduser().resolve()
+        check_directory(location, "MLflow artifact root")
+    elif artifact_root and "://" in artifact_root:
+        location = artifact_root  # an explicit URI (s3://, mlflow-artifacts:/...) is passed on
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is not None:
+        existing = urlparse(found.artifact_location)
+        if not remote and existing.scheme in ("", "file"):
+            check_directory(Path(existing.path), "MLflow artifact location")
         return found.experiment_id
-    location = None
-    if artifact_root:
-        Path(artifact_root).mkdir(parents=True, exist_ok=True)
-        location = Path(artifact_root).resolve().as_uri()
+    if isinstance(location, Path):
+        location = location.as_uri()
     try:
         return client.create_experiment(experiment, artifact_location=location)
     except mlflow.exceptions.MlflowException:
@@ -29,8 +60,50 @@ def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
         return client.get_experiment_by_name(experiment).experiment_id
 
 
+def is_remote(uri: str) -> bool:
+    """True for a tracking server URI."""
+    return urlparse(uri).scheme in REMOTE_SCHEMES
+
+
+def check_directory(directory: Path, what: str) -> None:
+    """Create ``directory`` if needed and prove it takes a file and has room, or say why not."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".imgexp-write-check-"):
+            pass
+    except OSError as error:
+        raise TrackingStoreError(
+            f"{what} {directory} is not writable ({error.strerror or error}); "
+            "point tracking.uri / tracking.artifact_root (or $IMGEXP_HOME) at a writable "
+            "directory, or use tracking=none"
+        ) from error
+    need_mb = float(os.environ.get(MIN_FREE_MB_ENV) or DEFAULT_MIN_FREE_MB)
+    free_mb = shutil.disk_usage(directory).free / 2**20
+    if free_mb < need_mb:
+        raise TrackingStoreError(
+            f"{what} {directory} has only {free_mb:.0f} MiB free; imgexp needs at least "
+            f"{need_mb:.0f} MiB there for metrics, artifacts and models. Free some space, move "
+            f"$IMGEXP_HOME, or lower ${MIN_FREE_MB_ENV}"
+        )
+
+
+def check_server(uri: str, timeout: float = 10.0) -> None:
+    """Fail in seconds, not after MLflow's minutes of retries, when the server is not up."""
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s)
+            response.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise TrackingStoreError(
+            f"MLflow tracking server {uri} does not answer ({error}); start it (README: "
+            "'Tracking server for many machines') or fix tracking.uri"
+        ) from error
+
+
 def ui_command(uri: str, port: int = 5000) -> str:
     """The command that opens the MLflow UI on this store, bound to the loopback interface."""
+    if is_remote(uri):
+        return f"the tracking server serves it: {uri}"
     return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {port}"
 
 

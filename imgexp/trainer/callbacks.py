@@ -1,8 +1,11 @@
-"""Keras callbacks the runner adds to every trainer: per-epoch MLflow metrics."""
+"""Keras callbacks: those configured in ``trainer.callbacks``, and the per-epoch MLflow logger
+the runner adds to every trainer."""
 
 from __future__ import annotations
 
 import keras
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from imgexp.tracking.run import RunLogger
 
@@ -18,3 +21,22 @@ class MlflowEpochLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         self.run.log_metrics(metrics, step=epoch + 1)
+
+
+def enabled_callback_nodes(cfg: DictConfig) -> dict[str, DictConfig]:
+    """``trainer.callbacks`` entries that are set and not ``enabled: false``."""
+    nodes = {}
+    for key, node in (cfg.get("callbacks") or {}).items():
+        if node and node.get("enabled", True):
+            nodes[key] = node
+    return nodes
+
+
+def config_callbacks(cfg: DictConfig) -> list[keras.callbacks.Callback]:
+    """Instantiate the enabled ``trainer.callbacks`` (a mapping, so `~trainer.callbacks.x`
+    removes one and `trainer.callbacks.x.enabled=true` switches one on)."""
+    callbacks = []
+    for node in enabled_callback_nodes(cfg).values():
+        params = {key: value for key, value in node.items() if key != "enabled"}
+        callbacks.append(instantiate(params))
+    return callbacks

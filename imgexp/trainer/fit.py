@@ -1,28 +1,15 @@
-"""The ``fit`` trainer: compile and ``model.fit`` with callbacks from config."""
+"""The ``fit`` trainer: compile and ``model.fit`` with callbacks from config (optionally in two
+phases: frozen backbone, then fine-tuning, see ``trainer.unfreeze``)."""
 
 from __future__ import annotations
 
 import keras
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from imgexp.dataset.bundle import DataBundle
-
-
-def compile_model(model: keras.Model, optimizer: keras.Optimizer, cfg: DictConfig) -> None:
-    """Sparse categorical cross-entropy on the softmax outputs, accuracy as the metric."""
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-        steps_per_execution=int(cfg.steps_per_execution),
-        jit_compile=cfg.jit_compile,
-    )
-
-
-def config_callbacks(cfg: DictConfig) -> list[keras.callbacks.Callback]:
-    """Instantiate ``trainer.callbacks`` (a mapping, so `~trainer.callbacks.x` removes one)."""
-    return [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+from imgexp.trainer import finetune
+from imgexp.trainer.callbacks import config_callbacks
+from imgexp.trainer.compile import compile_model, epoch_batches
 
 
 def train(
@@ -33,13 +20,26 @@ def train(
     callbacks: list[keras.callbacks.Callback],
 ) -> dict[str, list[float]]:
     """Fit for ``cfg.epochs`` and return the per-epoch history."""
-    compile_model(model, optimizer, cfg)
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=int(cfg.epochs),
-        callbacks=config_callbacks(cfg) + callbacks,
-        verbose=int(cfg.verbose),
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
+    epochs = int(cfg.epochs)
+    thaw = finetune.unfreeze_epoch(cfg, epochs)
+    all_callbacks = config_callbacks(cfg) + callbacks
+    history: dict[str, list[float]] = {}
+    for start, stop in [(0, thaw), (thaw, epochs)] if thaw else [(0, epochs)]:
+        if start:
+            if model.stop_training:  # early stopping / NaN in the frozen phase
+                break
+            finetune.unfreeze(model, cfg.unfreeze)
+            optimizer = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
+        compile_model(model, optimizer, data, cfg)
+        fitted = model.fit(
+            epoch_batches(data.train, cfg),
+            validation_data=data.validation,
+            initial_epoch=start,
+            epochs=stop,
+            callbacks=all_callbacks,
+            verbose=int(cfg.verbose),
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return history

@@ -1,0 +1,138 @@
+"""``imgexp-eval``: evaluate a logged model on the test split of any dataset config and log the
+same metrics and artifacts as a training run, into a new run linked to the training run.
+
+Without a ``dataset=``/``experiment=`` override it evaluates on the dataset config the training
+run used (its logged overrides). The dataset is read at the model's input size and channels, and
+its classes are matched to the model's by name (a dataset with a subset of them works)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from imgexp.api import compose_config
+
+log = logging.getLogger(__name__)
+
+# Training overrides that decide which data a model is evaluated on (the rest is irrelevant).
+DATA_KEYS = ("dataset", "experiment", "trainer.batch_size", "trainer.seed", "paths")
+
+
+@dataclass
+class EvalResult:
+    """What ``imgexp-eval`` returns: the new run, the training run it evaluates, the numbers."""
+
+    run_id: str | None
+    experiment_id: str | None
+    source_run_id: str | None
+    metrics: dict[str, float]
+    evaluation: object  # imgexp.evaluation.report.Evaluation
+
+
+def evaluate_logged_model(
+    model: str, *overrides: str, config_dir: str | Path | None = None
+) -> EvalResult:
+    """Load ``model`` (runs:/, models:/, .keras), build the dataset's test split, evaluate, log."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from imgexp.predict import source
+
+    cfg = compose_config(*overrides, config_dir=config_dir)
+    loaded = source.load(model, cfg.tracking.uri)  # an unknown run fails before TF loads
+
+    from imgexp.dataset.build import build_data
+    from imgexp.evaluation.report import evaluate_and_log
+    from imgexp.tracking.params import flatten
+    from imgexp.tracking.run import tracked_run
+
+    inherited: list[str] = []
+    if loaded.run_id and not any(key_of(item).startswith(("dataset", "experiment"))
+                                 for item in overrides):  # fmt: skip
+        inherited = training_overrides(loaded.run_id, cfg.tracking.uri)
+        cfg = compose_config(*inherited, *overrides, config_dir=config_dir)
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+        fit_dataset_to_model(cfg.dataset, loaded)
+    data = build_data(cfg.dataset, int(cfg.trainer.batch_size), int(cfg.trainer.seed))
+    test = labels_as_model_classes(data.test, data.class_names, loaded.class_names)
+    source_name = run_name_of(loaded.run_id, cfg.tracking.uri) if loaded.run_id else model
+    name = cfg.tracking.get("run_name") or f"eval {source_name} on {data.name}"
+    tags = {
+        "imgexp.task": "eval",
+        "imgexp.model_uri": model,
+        "imgexp.source_run_id": loaded.run_id or "",
+        "imgexp.overrides": " ".join(overrides),
+        "mlflow.note.content": f"Evaluation of `{model}` on the test split of `{data.name}`"
+        + (f" (training run `{loaded.run_id}`)." if loaded.run_id else "."),
+    } | dict(cfg.tracking.get("tags") or {})
+    with tracked_run(cfg.tracking, name, tags) as tracker:
+        tracker.set_tags(
+            {"dataset": data.name, "dataset.digest": data.digest, "dataset.source": data.source}
+            | {f"dataset.n_{split}": count for split, count in data.counts.items()}
+        )
+        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        tracker.log_params(flatten({"dataset": container["dataset"], "eval": {"model": model}}))
+        tracker.log_text(OmegaConf.to_yaml(container), "config/config.yaml")
+        tracker.log_dict({"overrides": list(overrides), "inherited": inherited},
+                         "config/overrides.yaml")  # fmt: skip
+        tracker.log_dict(data.lineage(), "dataset.json")
+        tracker.log_dict({"class_names": loaded.class_names}, "class_names.json")
+        evaluation = evaluate_and_log(loaded.model, test, loaded.class_names, tracker, name)
+    return EvalResult(
+        tracker.run_id, tracker.experiment_id, loaded.run_id, evaluation.metrics, evaluation
+    )
+
+
+def key_of(override: str) -> str:
+    """``+dataset.x=1`` -> ``dataset.x``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def training_overrides(run_id: str, tracking_uri: str) -> list[str]:
+    """The data-related overrides of the training run (its ``config/overrides.yaml``)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        logged = yaml.safe_load(
+            mlflow.artifacts.load_text(f"runs:/{run_id}/config/overrides.yaml")
+        )
+    except Exception as error:  # noqa: BLE001 - a run logged without it: default dataset
+        log.warning("run %s has no config/overrides.yaml (%s); using the default dataset config",
+                    run_id, error)  # fmt: skip
+        return []
+    return [item for item in logged.get("overrides") or [] if key_of(item).startswith(DATA_KEYS)]
+
+
+def run_name_of(run_id: str, tracking_uri: str) -> str:
+    """The training run's name (for the evaluation run's name)."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri).get_run(run_id).info.run_name or run_id
+
+
+def fit_dataset_to_model(dataset: DictConfig, loaded: object) -> None:
+    """Read the dataset at the model's input size and channel count."""
+    if loaded.image_size is not None:
+        dataset.image_size = list(loaded.image_size)
+    dataset.color_mode = "rgb" if loaded.channels == 3 else "grayscale"
+
+
+def labels_as_model_classes(test, data_classes: list[str], model_classes: list[str]):
+    """Relabel the split so that label i means the model's class i (matched by name)."""
+    if list(data_classes) == list(model_classes):
+        return test
+    unknown = [name for name in data_classes if name not in model_classes]
+    if unknown:
+        raise ValueError(
+            f"dataset classes {unknown} are not classes of the model; it predicts "
+            f"{model_classes} (select a subset with dataset.classes=[...])"
+        )
+    import tensorflow as tf
+
+    mapping = tf.constant([model_classes.index(name) for name in data_classes], tf.int64)
+    return test.map(lambda images, labels: (images, tf.gather(mapping, tf.cast(labels, tf.int64))))

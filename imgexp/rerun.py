@@ -1,0 +1,133 @@
+"""``imgexp rerun <run_id> [overrides...]``: train again from the exact config a run logged.
+
+The config comes from the run's ``config/config.yaml`` artifact (not from today's ``conf/``),
+overrides apply on top (unknown keys are rejected), differences in package versions and in the
+dataset digest are warned about, and the new run is tagged ``imgexp.rerun_of=<run_id>``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+CONFIG_ARTIFACT = "config/config.yaml"
+
+
+class RerunError(RuntimeError):
+    """The run cannot be rebuilt (unknown id, no config, unreachable store)."""
+
+
+@dataclass
+class RerunSource:
+    """What a rerun needs from the original run."""
+
+    run_id: str
+    config: DictConfig
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def expected_digest(self) -> str | None:
+        """The dataset digest the original run saw."""
+        return self.tags.get("dataset.digest")
+
+
+def default_uri() -> str:
+    """The tracking URI of the default config (``$IMGEXP_HOME``'s sqlite store)."""
+    from imgexp.api import compose_config
+
+    return str(compose_config().tracking.uri)
+
+
+def fetch(run_id: str, uri: str) -> RerunSource:
+    """Load the run's logged config and tags; fail clearly before any training."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise RerunError(f"no MLflow store at {uri} (pass --tracking-uri to choose another)")
+    client = MlflowClient(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise RerunError(f"run {run_id!r} was not found in {uri}: {error.message}") from error
+    except Exception as error:  # noqa: BLE001 - unreachable server, bad URI, ...
+        raise RerunError(f"cannot reach the MLflow store {uri}: {error}") from error
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, CONFIG_ARTIFACT, tmp)
+        except Exception as error:  # noqa: BLE001 - missing artifact
+            raise RerunError(
+                f"run {run_id} has no {CONFIG_ARTIFACT} artifact (logged by another tool or an "
+                "older imgexp?), so its exact config cannot be rebuilt"
+            ) from error
+        config = OmegaConf.create(yaml.safe_load(Path(path).read_text()))
+    return RerunSource(run_id=run_id, config=config, tags=dict(run.data.tags))
+
+
+def apply_overrides(config: DictConfig, overrides: list[str]) -> DictConfig:
+    """``key=value`` overrides on top of a logged config; unknown keys are errors."""
+    OmegaConf.set_struct(config, True)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep:
+            raise RerunError(f"override {override!r} is not of the form key=value")
+        if OmegaConf.select(config, key, default=KeyError) is KeyError:
+            raise RerunError(f"override {override!r}: the logged config has no key {key!r}")
+        OmegaConf.update(config, key, yaml.safe_load(value), merge=False)
+    return config
+
+
+def version_warnings(tags: dict[str, str]) -> list[str]:
+    """One message per package whose version differs from the original run's."""
+    import keras
+    import tensorflow as tf
+
+    current = {"versions.tensorflow": tf.__version__, "versions.keras": keras.__version__}
+    return [
+        f"{key.removeprefix('versions.')} is {now}, the original run used {tags[key]}"
+        for key, now in current.items()
+        if key in tags and tags[key] != now
+    ]
+
+
+def rerun(run_id: str, overrides: list[str], uri: str | None = None):
+    """Rebuild run ``run_id``'s config, apply ``overrides`` and train it into a new run."""
+    source = fetch(run_id, uri or default_uri())
+    config = apply_overrides(source.config, overrides)
+    from imgexp.runner import JobInfo, run
+
+    for message in version_warnings(source.tags):
+        log.warning("rerun of %s: %s", run_id, message)
+    job = JobInfo(
+        overrides=list(overrides),
+        preset=source.tags.get("imgexp.preset") or None,
+        rerun_of=run_id,
+        expected_digest=source.expected_digest,
+    )
+    return run(config, job)
+
+
+def main(argv: list[str]) -> int:
+    """Entry of ``imgexp rerun``."""
+    parser = argparse.ArgumentParser(
+        prog="imgexp rerun", description="Train again from the exact config a run logged."
+    )
+    parser.add_argument("run_id")
+    parser.add_argument("overrides", nargs="*", help="key=value on top of the logged config")
+    parser.add_argument("--tracking-uri", help="MLflow store holding the run (default: imgexp's)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
+    try:
+        result = rerun(args.run_id, args.overrides, args.tracking_uri)
+    except RerunError as error:
+        parser.exit(2, f"imgexp rerun: error: {error}\n")
+    print(f"test accuracy: {result.metrics.get('test_accuracy', float('nan')):.4f}")
+    print(f"MLflow run id: {result.run_id} (rerun of {args.run_id})")
+    return 0

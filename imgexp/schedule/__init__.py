@@ -1,0 +1,1 @@
+"""The `schedule` config group: learning-rate schedules (per step or on plateau)."""

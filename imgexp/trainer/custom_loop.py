@@ -1,0 +1,120 @@
+"""The ``custom_loop`` trainer (seed 004): a ``tf.GradientTape`` train step and a test step,
+each compiled with ``tf.function``, Keras metrics reset every epoch. It drives the same Keras
+callbacks as ``fit`` with the same log names, so early stopping, TerminateOnNaN, checkpoints,
+ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from omegaconf import DictConfig
+
+from imgexp.dataset.bundle import DataBundle
+from imgexp.trainer import finetune
+from imgexp.trainer.callbacks import config_callbacks
+from imgexp.trainer.compile import compile_model, epoch_batches
+from imgexp.trainer.losses import Accuracy
+
+
+class Steps:
+    """The compiled train and test steps of one model/optimizer pair, with their metrics."""
+
+    def __init__(self, model: keras.Model, jit_compile: bool) -> None:
+        self.model = model
+        self.train_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
+        self.test_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
+        self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
+        self.test_step = tf.function(self._test_step, jit_compile=jit_compile)
+
+    def _loss(self, labels, probabilities, training: bool):
+        loss = self.model.loss(labels, probabilities)
+        if training and self.model.losses:  # weight regularizers
+            loss = loss + tf.add_n(self.model.losses)
+        return loss
+
+    def _train_step(self, images, labels):
+        optimizer = self.model.optimizer  # loss-scaled under mixed_float16
+        with tf.GradientTape() as tape:
+            probabilities = self.model(images, training=True)
+            loss = self._loss(labels, probabilities, training=True)
+            scaled = optimizer.scale_loss(loss)
+        variables = self.model.trainable_variables
+        optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.train_metrics[0].update_state(loss)
+        self.train_metrics[1].update_state(labels, probabilities)
+
+    def _test_step(self, images, labels):
+        probabilities = self.model(images, training=False)
+        self.test_metrics[0].update_state(self._loss(labels, probabilities, training=False))
+        self.test_metrics[1].update_state(labels, probabilities)
+
+    @staticmethod
+    def results(metrics: list[keras.metrics.Metric], prefix: str = "") -> dict[str, float]:
+        """Current values as floats (one device sync)."""
+        return {f"{prefix}{m.name}": float(m.result()) for m in metrics}
+
+
+def run_epoch(steps: Steps, data: DataBundle, cfg: DictConfig, callbacks, epoch: int) -> dict:
+    """One pass over the training batches and the validation split; returns the epoch logs."""
+    for metric in steps.train_metrics + steps.test_metrics:
+        metric.reset_state()
+    callbacks.on_epoch_begin(epoch)
+    every = max(1, int(cfg.steps_per_execution))
+    step = -1
+    for step, (images, labels) in enumerate(epoch_batches(data.train, cfg)):
+        callbacks.on_train_batch_begin(step)
+        steps.train_step(images, labels)
+        if (step + 1) % every == 0:  # callbacks see a batch end once per "execution"
+            callbacks.on_train_batch_end(step, steps.results(steps.train_metrics))
+            if steps.model.stop_training:
+                break
+    if step >= 0 and (step + 1) % every:
+        callbacks.on_train_batch_end(step, steps.results(steps.train_metrics))
+    logs = steps.results(steps.train_metrics)
+    if data.validation is not None and not steps.model.stop_training:
+        for images, labels in data.validation:
+            steps.test_step(images, labels)
+        logs |= steps.results(steps.test_metrics, prefix="val_")
+    callbacks.on_epoch_end(epoch, logs)
+    return logs
+
+
+def train(
+    model: keras.Model,
+    optimizer: keras.Optimizer,
+    data: DataBundle,
+    cfg: DictConfig,
+    callbacks: list[keras.callbacks.Callback],
+) -> dict[str, list[float]]:
+    """Train for ``cfg.epochs`` (fewer when a callback stops it) and return the history."""
+    configured = config_callbacks(cfg)
+    if any(isinstance(c, keras.callbacks.BackupAndRestore) for c in configured):
+        raise ValueError(
+            "trainer.callbacks.backup_and_restore works with trainer=fit only; "
+            "custom_loop cannot resume mid-run"
+        )
+    epochs = int(cfg.epochs)
+    thaw = finetune.unfreeze_epoch(cfg, epochs)
+    compile_model(model, optimizer, data, cfg)
+    steps = Steps(model, jit_compile=cfg.jit_compile is True)
+    callback_list = keras.callbacks.CallbackList(
+        configured + callbacks, add_progbar=int(cfg.verbose) > 0, model=model,
+        verbose=int(cfg.verbose), epochs=epochs, steps=cfg.get("steps_per_epoch"),
+    )  # fmt: skip
+    model.stop_training = False
+    history: dict[str, list[float]] = {}
+    logs: dict[str, float] = {}
+    callback_list.on_train_begin()
+    for epoch in range(epochs):
+        if thaw is not None and epoch == thaw:
+            finetune.unfreeze(model, cfg.unfreeze)
+            scaled = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
+            compile_model(model, scaled, data, cfg)
+            steps = Steps(model, jit_compile=cfg.jit_compile is True)  # retrace: new variables
+        logs = run_epoch(steps, data, cfg, callback_list, epoch)
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    return history
