@@ -55,13 +55,13 @@ def plain_keras(epochs: int) -> tuple[float, list[float]]:
     return time.perf_counter() - start, list(timer.seconds)
 
 
-def with_imgexp(epochs: int) -> tuple[float, list[float]]:
+def with_imgexp(epochs: int, *extra: str) -> tuple[float, list[float]]:
     start = time.perf_counter()
     import imgexp
 
     timer = "+trainer.callbacks.timer._target_=common.EpochTimer"
     imgexp.train("experiment=fashion_mnist_mlp", f"trainer.epochs={epochs}",
-                 f"dataset.data_dir={FASHION}", timer, *SAME)  # fmt: skip
+                 f"dataset.data_dir={FASHION}", timer, *SAME, *extra)  # fmt: skip
     return time.perf_counter() - start, list(common.LAST_TIMER.seconds)
 
 
@@ -71,10 +71,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     print(f"hardware: {machine()}")
-    results = {"plain Keras script": [], "imgexp experiment=fashion_mnist_mlp": []}
+    quiet = ("trainer.verbose=0", "~trainer.callbacks.terminate_on_nan")
+    runs = {
+        "plain Keras script": lambda: plain_keras(args.epochs),
+        "imgexp experiment=fashion_mnist_mlp": lambda: with_imgexp(args.epochs),
+        "imgexp, verbose=0, no TerminateOnNaN": lambda: with_imgexp(args.epochs, *quiet),
+    }
+    results = {name: [] for name in runs}
     for _ in range(args.rounds):
-        results["plain Keras script"].append(plain_keras(args.epochs))
-        results["imgexp experiment=fashion_mnist_mlp"].append(with_imgexp(args.epochs))
+        for name, run in runs.items():
+            results[name].append(run())
     rows = []
     base = None
     for name, runs in results.items():

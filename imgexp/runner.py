@@ -19,11 +19,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from hydra.utils import get_method  # noqa: E402
 
-from imgexp.augmentation.layers import (  # noqa: E402
-    mix_batches,
-    model_augmentation,
-    pipeline_augment,
-)
+from imgexp.augmentation.layers import augment_training, model_augmentation  # noqa: E402
 from imgexp.dataset.build import build_data  # noqa: E402
 from imgexp.dataset.preprocessing import preprocessing_layers  # noqa: E402
 from imgexp.evaluation.curves import training_curves  # noqa: E402
@@ -92,9 +88,9 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
         if backup:
             backup.bind(tracker)
         log_config(tracker, cfg, job)
-        data = build_data(cfg.dataset, int(cfg.trainer.batch_size), seed,
-                          augment=pipeline_augment(cfg.augmentation))  # fmt: skip
-        data = mix_batches(cfg.augmentation, data)  # MixUp/CutMix: training batches only
+        data = build_data(cfg.dataset, int(cfg.trainer.batch_size), seed)
+        # Training batches only: pipeline-placed layers, then MixUp/CutMix.
+        data = augment_training(cfg.augmentation, data, bool(cfg.trainer.deterministic))
         data = distribute.distribute_data(data, cfg.trainer.get("strategy", "default"))
         tracker.set_tags(data.tags())
         if job.expected_digest and job.expected_digest != data.digest:

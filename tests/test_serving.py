@@ -43,7 +43,9 @@ def model_server(model_uri: str, tracking_uri: str, log: Path) -> Iterator[str]:
         str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri,
         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_uri)
+    # MLflow starts `uvicorn` by name: the venv's bin must be on PATH even when not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_uri, PATH=path)
     with log.open("w") as output:
         server = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -54,10 +56,12 @@ def model_server(model_uri: str, tracking_uri: str, log: Path) -> Iterator[str]:
         while True:
             if server.poll() is not None:
                 raise AssertionError(f"server exited {server.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/ping", timeout=2) as answer,
+            ):
+                if answer.status == 200:
+                    break
             if time.monotonic() > deadline:
                 raise AssertionError(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()}")
             time.sleep(0.5)
@@ -87,11 +91,8 @@ def test_served_model_answers_like_imgexp_predict(trained_digits, tmp_path: Path
     assert cli.main(["--tracking-uri", store_uri(home), model_uri, *map(str, files),
                      "-o", "json", "-k", "10"]) == 0  # fmt: skip
     printed = json.loads(capsys.readouterr().out)
-    class_names = [str(digit) for digit in range(10)]
-    expected = np.array([
-        [next(t["probability"] for t in record["top"] if t["class"] == name) for name in class_names]
-        for record in printed
-    ])  # fmt: skip
+    by_class = [{top["class"]: top["probability"] for top in record["top"]} for record in printed]
+    expected = np.array([[row[str(digit)] for digit in range(10)] for row in by_class])
     # The server takes what the model takes: uint8 pixels at its input size, read as predict
     # reads the files.
     loaded = source.load(model_uri, store_uri(home))

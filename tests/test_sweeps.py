@@ -102,11 +102,11 @@ def test_optuna_search_logs_trials_and_survives_a_diverging_one(isolated_home: P
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     run_cli(
         "-m", "hparams_search=quick", *TINY, "trainer.epochs=2",
-        "optimizer=sgd", "optimizer.learning_rate=choice(0.05,1e12)",
+        "optimizer=sgd", "optimizer.learning_rate=choice(0.05,1e12)", "hydra.sweeper.n_trials=2",
         home=isolated_home,
     )  # fmt: skip
     parent, children = sweep_runs(store_uri(isolated_home))
-    assert len(children) == 2
+    assert len(children) == 2  # seed 0 draws 1e12 (diverges) first, then 0.05
     by_status = {c.info.status: c for c in children}
     assert set(by_status) == {"FINISHED", "FAILED"}
     assert parent.info.status == "FINISHED"

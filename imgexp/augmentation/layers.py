@@ -49,19 +49,37 @@ def model_augmentation(cfg: DictConfig) -> list[keras.Layer]:
     return augmentation_layers(cfg)
 
 
-def mix_batches(cfg: DictConfig, data: DataBundle) -> DataBundle:
-    """The bundle with ``augmentation.mix`` applied to the training batches (one-hot labels);
-    validation and test keep their integer labels. Unchanged when ``mix`` is not set."""
-    if not cfg.get("mix"):
+def augment_training(cfg: DictConfig, data: DataBundle, deterministic: bool = False) -> DataBundle:
+    """The bundle with its training batches augmented (``placement: pipeline`` layers, then the
+    ``mix`` layer); validation and test are left as they are.
+
+    Keras' random layers draw from one state variable, so parallel map calls would consume it
+    in a racy order: with ``augmentation.seed`` set (or ``deterministic``) the map runs in
+    order, and the same seed gives the same transforms."""
+    ordered = deterministic or cfg.get("seed") is not None
+    parallel = None if ordered else tf.data.AUTOTUNE
+    train = data.train
+    augment = pipeline_augment(cfg)
+    if augment is not None:
+        train = train.map(augment, num_parallel_calls=parallel)
+    mix = batch_mixer(cfg, data.num_classes)
+    if mix is not None:
+        train = train.map(mix, num_parallel_calls=parallel)
+    if train is data.train:
         return data
+    return dataclasses.replace(data, train=train.prefetch(tf.data.AUTOTUNE))
+
+
+def batch_mixer(cfg: DictConfig, num_classes: int) -> Callable | None:
+    """A map function applying ``augmentation.mix`` to a batch with one-hot labels."""
+    if not cfg.get("mix"):
+        return None
     extra = {"seed": int(cfg.seed) + len(cfg.layers)} if cfg.get("seed") is not None else {}
     mixer = instantiate(cfg.mix, **extra)
-    depth = data.num_classes
 
     def mix(images, labels):
-        one_hot = tf.one_hot(tf.cast(labels, tf.int32), depth, dtype=tf.float32)
+        one_hot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
         mixed = mixer({"images": tf.cast(images, tf.float32), "labels": one_hot}, training=True)
         return to_uint8(mixed["images"]), mixed["labels"]
 
-    train = data.train.map(mix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    return dataclasses.replace(data, train=train)
+    return mix

@@ -36,8 +36,9 @@ def sample_grid(
         else:
             axis.imshow(image)
         wrong = int(label) != int(guess)
+        true_name, predicted_name = class_names[int(label)], class_names[int(guess)]
         axis.set_title(
-            f"true: {class_names[int(label)]}\npred: {class_names[int(guess)]} ({probability:.2f})",
+            f"true: {true_name}\npred: {predicted_name} ({probability:.2f})",
             fontsize=8,
             color="tab:red" if wrong else "tab:green",
         )

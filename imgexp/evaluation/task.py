@@ -39,24 +39,13 @@ def evaluate_logged_model(
 ) -> EvalResult:
     """Load ``model`` (runs:/, models:/, .keras), build the dataset's test split, evaluate, log."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from imgexp.predict import source
-
-    cfg = compose_config(*overrides, config_dir=config_dir)
-    loaded = source.load(model, cfg.tracking.uri)  # an unknown run fails before TF loads
+    cfg, loaded, inherited = configure(model, overrides, config_dir)
 
     from imgexp.dataset.build import build_data
     from imgexp.evaluation.report import evaluate_and_log
     from imgexp.tracking.params import flatten
     from imgexp.tracking.run import tracked_run
 
-    inherited: list[str] = []
-    if loaded.run_id and not any(key_of(item).startswith(("dataset", "experiment"))
-                                 for item in overrides):  # fmt: skip
-        inherited = training_overrides(loaded.run_id, cfg.tracking.uri)
-        cfg = compose_config(*inherited, *overrides, config_dir=config_dir)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-        fit_dataset_to_model(cfg.dataset, loaded)
     data = build_data(cfg.dataset, int(cfg.trainer.batch_size), int(cfg.trainer.seed))
     test = labels_as_model_classes(data.test, data.class_names, loaded.class_names)
     source_name = run_name_of(loaded.run_id, cfg.tracking.uri) if loaded.run_id else model
@@ -69,14 +58,19 @@ def evaluate_logged_model(
         "mlflow.note.content": f"Evaluation of `{model}` on the test split of `{data.name}`"
         + (f" (training run `{loaded.run_id}`)." if loaded.run_id else "."),
     } | dict(cfg.tracking.get("tags") or {})
+    # What decided this evaluation (the model/optimizer groups describe no evaluated model).
+    used = {
+        "dataset": OmegaConf.to_container(cfg.dataset, resolve=True, enum_to_str=True),
+        "eval": {"model": model, "batch_size": int(cfg.trainer.batch_size),
+                 "seed": int(cfg.trainer.seed)},
+    }  # fmt: skip
     with tracked_run(cfg.tracking, name, tags) as tracker:
         tracker.set_tags(
             {"dataset": data.name, "dataset.digest": data.digest, "dataset.source": data.source}
             | {f"dataset.n_{split}": count for split, count in data.counts.items()}
         )
-        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        tracker.log_params(flatten({"dataset": container["dataset"], "eval": {"model": model}}))
-        tracker.log_text(OmegaConf.to_yaml(container), "config/config.yaml")
+        tracker.log_params(flatten(used))
+        tracker.log_text(OmegaConf.to_yaml(used), "config/config.yaml")
         tracker.log_dict({"overrides": list(overrides), "inherited": inherited},
                          "config/overrides.yaml")  # fmt: skip
         tracker.log_dict(data.lineage(), "dataset.json")
@@ -85,6 +79,26 @@ def evaluate_logged_model(
     return EvalResult(
         tracker.run_id, tracker.experiment_id, loaded.run_id, evaluation.metrics, evaluation
     )
+
+
+def configure(
+    model: str, overrides: tuple[str, ...], config_dir: str | Path | None
+) -> tuple[DictConfig, object, list[str]]:
+    """The composed config (with the training run's data overrides when none are given), the
+    loaded model, and the inherited overrides; the dataset is set to the model's input."""
+    from imgexp.predict import source
+
+    cfg = compose_config(*overrides, config_dir=config_dir)
+    loaded = source.load(model, cfg.tracking.uri)  # an unknown run fails before TF loads
+    inherited: list[str] = []
+    chosen = any(key_of(item).startswith(("dataset", "experiment")) for item in overrides)
+    if loaded.run_id and not chosen:
+        inherited = training_overrides(loaded.run_id, cfg.tracking.uri)
+        cfg = compose_config(*inherited, *overrides, config_dir=config_dir)
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+        fit_dataset_to_model(cfg.dataset, loaded)
+    return cfg, loaded, inherited
 
 
 def key_of(override: str) -> str:

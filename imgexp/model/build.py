@@ -19,6 +19,8 @@ def build_model(
     features = inputs
     for layer in input_layers:
         features = layer(features)
+    if features.dtype == "uint8":  # preprocessing=none: raw 0..255 values, as floats
+        features = keras.layers.Rescaling(1.0, name="to_float")(features)
     logits = instantiate(cfg, features, num_classes)
     outputs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name=str(cfg.name))

@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--batch-size", type=int, default=32)
     cli.add_argument(
         "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-        help=f"refuse larger images as possible decompression bombs (default {DEFAULT_MAX_PIXELS:,})",
+        help="refuse images with more pixels as possible decompression bombs "
+        f"(default {DEFAULT_MAX_PIXELS:,}, Pillow's limit)",
     )  # fmt: skip
     return cli
 

@@ -25,7 +25,7 @@ def steps_per_epoch(cfg: DictConfig, data: DataBundle) -> int:
 def build_optimizer(
     cfg: DictConfig, data: DataBundle
 ) -> tuple[keras.Optimizer, list[keras.callbacks.Callback]]:
-    """Instantiate ``optimizer`` with the rate ``schedule`` makes, plus the schedule's callbacks."""
+    """``optimizer`` instantiated with the rate ``schedule`` makes, and its callbacks."""
     params = {k: v for k, v in cfg.schedule.items() if k != "_target_"}
     schedule: Schedule = get_method(cfg.schedule._target_)(
         float(cfg.optimizer.learning_rate), steps_per_epoch(cfg, data), int(cfg.trainer.epochs),

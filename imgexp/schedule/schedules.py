@@ -41,8 +41,11 @@ def cosine(
     if warmup_steps:
         return Schedule(
             keras.optimizers.schedules.CosineDecay(
-                learning_rate * warmup_start, total - warmup_steps, alpha=alpha,
-                warmup_target=learning_rate, warmup_steps=warmup_steps,
+                learning_rate * warmup_start,
+                total - warmup_steps,
+                alpha=alpha,
+                warmup_target=learning_rate,
+                warmup_steps=warmup_steps,
             )  # fmt: skip
         )
     return Schedule(keras.optimizers.schedules.CosineDecay(learning_rate, total, alpha=alpha))

@@ -38,7 +38,7 @@ class StepConfig:
 
 @dataclass
 class PlateauConfig:
-    """keras.callbacks.ReduceLROnPlateau: lr * factor after ``patience`` epochs without progress."""
+    """keras.callbacks.ReduceLROnPlateau: lr * factor after ``patience`` epochs of no progress."""
 
     _target_: str = "imgexp.schedule.schedules.plateau"
     name: str = "plateau"

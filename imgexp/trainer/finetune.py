@@ -17,7 +17,8 @@ def unfreeze_epoch(cfg: DictConfig, epochs: int) -> int | None:
         return None
     if not 0 < int(epoch) < epochs:
         raise ValueError(
-            f"trainer.unfreeze.epoch={epoch} must lie between 1 and trainer.epochs-1 ({epochs - 1})"
+            f"trainer.unfreeze.epoch={epoch} must lie between 1 and trainer.epochs - 1 "
+            f"({epochs - 1})"
         )
     return int(epoch)
 

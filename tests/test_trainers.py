@@ -1,0 +1,102 @@
+"""The fit and custom_loop trainers: same metric names in MLflow, early stopping and NaN stop,
+determinism, mixed-precision fallback, and unfreezing a frozen backbone."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from helpers import store_uri
+from mlflow.tracking import MlflowClient
+
+import imgexp
+from imgexp.api import compose_config
+from imgexp.dataset.build import build_data
+from imgexp.runner import TrainingDiverged
+from imgexp.trainer import fit
+from imgexp.trainer.precision import gpu_capabilities, set_precision
+
+TINY = (
+    "dataset=synthetic", "dataset.image_size=[12,12]", "dataset.classes=[a,b,c]",
+    "model=cnn", "model.filters=[4]", "model.dense_units=8", "trainer.batch_size=16",
+    "trainer.verbose=0",
+)  # fmt: skip
+METRICS = {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+
+
+@pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
+def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -> None:
+    result = imgexp.train(*TINY, f"trainer={trainer}", "trainer.epochs=2")
+    client = MlflowClient(store_uri(isolated_home))
+    logged = client.get_run(result.run_id).data.metrics
+    assert set(logged) >= METRICS
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [m.step for m in client.get_metric_history(result.run_id, name)] == [1, 2]
+    assert result.history["loss"][1] < result.history["loss"][0]  # it learns
+    assert result.model.compiled  # the runner's model.evaluate worked on it
+
+
+def test_deterministic_runs_are_identical() -> None:
+    overrides = (*TINY, "trainer=custom_loop", "trainer.epochs=2", "tracking=none",
+                 "trainer.deterministic=true", "augmentation=flip_shift_rotate")  # fmt: skip
+    first, second = imgexp.train(*overrides), imgexp.train(*overrides)
+    assert first.history == second.history
+    assert first.metrics == second.metrics
+
+
+@pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
+def test_early_stopping_and_nan_stop(trainer: str) -> None:
+    stopped = imgexp.train(
+        *TINY, f"trainer={trainer}", "trainer.epochs=6", "tracking=none",
+        "trainer.callbacks.early_stopping.enabled=true",
+        "trainer.callbacks.early_stopping.patience=0",
+        "trainer.callbacks.early_stopping.min_delta=100",
+    )  # fmt: skip
+    assert len(stopped.history["loss"]) == 2  # epoch 2 did not improve val_loss by 100
+    with pytest.raises(TrainingDiverged, match="after epoch 1"):  # TerminateOnNaN stopped it
+        imgexp.train(
+            *TINY, f"trainer={trainer}", "trainer.epochs=6", "tracking=none",
+            "optimizer=sgd", "optimizer.learning_rate=1e30", "trainer.steps_per_execution=1",
+        )  # fmt: skip
+
+
+def test_mixed_precision_falls_back_to_float32_without_a_fast_gpu(caplog) -> None:
+    fast = any(capability >= (7, 0) for capability in gpu_capabilities())
+    with caplog.at_level(logging.WARNING):
+        policy = set_precision("mixed_float16")
+    try:
+        if fast:
+            assert policy == "mixed_float16"
+        else:
+            assert policy == "float32"
+            assert keras.mixed_precision.global_policy().name == "float32"
+            assert "compute capability >= 7.0" in caplog.text
+    finally:
+        set_precision("none")
+
+
+def test_unfreeze_trains_the_backbone_only_after_its_epoch() -> None:
+    cfg = compose_config(*TINY, "trainer.epochs=2", "trainer.unfreeze.epoch=1")
+    data = build_data(cfg.dataset, 16, seed=0)
+    inputs = keras.Input(data.input_shape, dtype="uint8")
+    backbone = keras.Sequential(
+        [keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(4, 3), keras.layers.Flatten()],
+        name="backbone",
+    )
+    backbone.trainable = False
+    outputs = keras.layers.Dense(3, activation="softmax")(backbone(inputs))
+    model = keras.Model(inputs, outputs)
+    before = [w.copy() for w in backbone.get_weights()]
+    seen: list[bool] = []
+    spy = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(
+            all(np.array_equal(a, b) for a, b in zip(before, backbone.get_weights(), strict=True))
+        )
+    )
+    history = fit.train(model, keras.optimizers.Adam(0.01), data, cfg.trainer, [spy])
+    assert len(history["loss"]) == 2
+    assert seen == [True, False]  # frozen in epoch 1, trained in epoch 2
+    assert backbone.trainable
