@@ -78,13 +78,15 @@ def smoke_overrides(preset: str) -> list[str]:
         overrides.append("dataset.validation.source=train")
     if cfg.dataset.validation.size >= 1:  # a count (3000 of CIFAR-10) -> a fraction
         overrides.append("dataset.validation.size=0.2")
-    if cfg.model.name == "transfer":  # no weight downloads in tests; thaw after epoch 1;
-        # 96 px instead of 200/224 px: the same backbone, a quarter of the CPU time
+    if cfg.model.name == "transfer":  # no weight downloads in tests; 64 px instead of
+        # 200/224 px: the same backbone at a tenth of the CPU time (unfreezing: test_trainers)
         overrides += [
             "model.weights=null",
-            "trainer.unfreeze.epoch=1",
-            "dataset.image_size=[96,96]",
+            "trainer.unfreeze.epoch=null",
+            "dataset.image_size=[64,64]",
         ]
+    if cfg.schedule.get("warmup_epochs"):
+        overrides.append("schedule.warmup_epochs=1")
     if cfg.model.name == "functional_cnn":  # 43M parameters: same layers, narrower, on CPU
         overrides += ["model.conv_filters=[4,4,4,4,4,4]", "model.dense_units=[8,8,8]"]
     return overrides
