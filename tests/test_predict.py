@@ -145,8 +145,8 @@ def test_bad_files_in_a_folder_are_named_and_skipped(loaded, digit_files: Path, 
     messages = {Path(p.path).name: p.message for p in unreadable}
     assert set(messages) == {"notes.jpg", "truncated.jpg", "truncated.png", "empty.png"}
     assert "not an image" in messages["notes.jpg"]
-    assert "truncated" in messages["truncated.jpg"]
-    assert "truncated" in messages["truncated.png"] or "corrupt" in messages["truncated.png"]
+    assert "truncated" in messages["truncated.jpg"].lower()
+    assert "truncated" in messages["truncated.png"].lower()
 
 
 def png_header(path: Path, width: int, height: int) -> None:

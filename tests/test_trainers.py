@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import keras
+import mlflow
 import numpy as np
 import pytest
 from helpers import store_uri
@@ -29,7 +30,10 @@ METRICS = {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_ac
 
 @pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
 def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -> None:
-    result = imgexp.train(*TINY, f"trainer={trainer}", "trainer.epochs=2")
+    model = (
+        ["model=subclass_cnn", "dataset.image_size=[28,28]"] if trainer == "custom_loop" else []
+    )
+    result = imgexp.train(*TINY, f"trainer={trainer}", "trainer.epochs=2", *model)
     client = MlflowClient(store_uri(isolated_home))
     logged = client.get_run(result.run_id).data.metrics
     assert set(logged) >= METRICS
@@ -37,6 +41,14 @@ def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -
         assert [m.step for m in client.get_metric_history(result.run_id, name)] == [1, 2]
     assert result.history["loss"][1] < result.history["loss"][0]  # it learns
     assert result.model.compiled  # the runner's model.evaluate worked on it
+    if model:  # seed 004's subclassed model reloads from MLflow (registered serializable)
+        mlflow.set_tracking_uri(store_uri(isolated_home))
+        images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 3)).astype(np.uint8)
+        reloaded = mlflow.tensorflow.load_model(f"runs:/{result.run_id}/model")
+        np.testing.assert_allclose(
+            reloaded.predict(images, verbose=0), result.model.predict(images, verbose=0),
+            rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
 
 
 def test_deterministic_runs_are_identical() -> None:

@@ -103,17 +103,18 @@ def bundle_from_files(
         cfg, data.splits["train"], data.splits.get("test"), data.splits.get("validation"),
         shuffle_before_take=True,
     )  # fmt: skip
-    if "validation" in data.splits and cfg.validation.source != "dir":
+    source = splits.validation_source(cfg)  # "cv" for a k-fold member
+    if "validation" in data.splits and source != "dir":
         log.info("%s: the val/ folder is unused (dataset.validation.source=dir uses it)", cfg.name)
     image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
     channels = 1 if cfg.color_mode == "grayscale" else 3
     digest = digest_files(data.source, tables)
     decoded = {}
     for split in tables:
-        if split == "validation" and cfg.validation.source == "test":
+        if split == "validation" and source == "test":
             continue  # the same dataset object as test, decoded and cached once
         prefix = f"{cfg.name}-{digest}-{split}-{image_size[0]}x{image_size[1]}x{channels}"
-        reused = split != "test" or cfg.validation.source == "test"  # test alone: read once
+        reused = split != "test" or source == "test"  # test alone: read once
         decoded[split] = pipeline.cached(
             pipeline.decoded_files(tables[split], image_size, channels),
             cfg.cache if reused else None, prefix,

@@ -51,6 +51,18 @@ class ValidationConfig:
 
 
 @dataclass
+class CrossValidationConfig:
+    """Stratified k-fold cross-validation on the training split (the test split is never
+    touched). ``folds: k`` (>= 2) makes one job train k members, member i validating on fold i
+    (imgexp/crossval.py); ``fold: i`` is what each member runs, and runs fold i alone. It
+    replaces ``validation``: the folds are drawn from train + what would be validation."""
+
+    folds: int = 0  # 0 or 1: off
+    fold: int | None = None
+    seed: int = 0
+
+
+@dataclass
 class DatasetConfig:
     """One dataset: a loader (`_target_`) plus how to split and preprocess it."""
 
@@ -64,6 +76,7 @@ class DatasetConfig:
     # Fraction held out (stratified, seeded) as the test split when the source has none.
     test_size: float = 0.2
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    cv: CrossValidationConfig = field(default_factory=CrossValidationConfig)
     preprocessing: Preprocessing = Preprocessing.rescale
     normalize: bool = False
     # Keep decoded examples after the first epoch: "memory", a directory (file cache for data

@@ -52,6 +52,35 @@ def validation_indices(
     return take_indices(len(labels), count, validation.take, int(validation.seed))
 
 
+def fold_indices(
+    labels: np.ndarray, folds: int, fold: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices of fold ``fold`` of a stratified, seeded k-fold split
+    (scikit-learn's StratifiedKFold): the k validation folds are disjoint and cover every
+    example."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if not 0 <= fold < folds:
+        raise ValueError(f"dataset.cv.fold={fold} is not a fold of dataset.cv.folds={folds}: "
+                         f"use 0..{folds - 1}")  # fmt: skip
+    counts = np.bincount(labels)
+    small = [int(k) for k in np.flatnonzero((counts > 0) & (counts < folds))]
+    if small:
+        raise ValueError(
+            f"dataset.cv.folds={folds}: classes {small} have fewer than {folds} training "
+            f"examples ({counts[small].tolist()}); use fewer folds"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    kept, held = list(splitter.split(np.zeros(len(labels)), labels))[fold]
+    return np.sort(kept), np.sort(held)
+
+
+def validation_source(cfg: DictConfig) -> str:
+    """Where validation comes from: ``cv`` (a k-fold member) or ``dataset.validation.source``."""
+    cv = cfg.get("cv")
+    return "cv" if cv is not None and cv.fold is not None else cfg.validation.source
+
+
 class Table(Protocol):
     """Anything with per-example labels that can be indexed (arrays or image files)."""
 
@@ -72,12 +101,17 @@ def split_tables(
     Without a test split a stratified ``dataset.test_size`` is held out (fixed seed, so every
     run of a dataset tests on the same examples). ``shuffle_before_take`` makes take first/last
     apply to a seeded shuffle (folder datasets: their files are sorted by class, so the last
-    N would be whole classes; keras' ``validation_split`` shuffles the same way)."""
+    N would be whole classes; keras' ``validation_split`` shuffles the same way). A k-fold
+    member (``cv.fold`` set) validates on that fold of the training split instead."""
     if test is None or len(test.labels) == 0:
         kept, held = stratified_holdout(train.labels, float(cfg.test_size), seed=0)
         train, test = train.take(kept), train.take(held)
     tables: dict[str, Table] = {"test": test}
-    source = cfg.validation.source
+    source = validation_source(cfg)
+    if source == "cv":  # a k-fold member: its fold of the training split validates
+        cv = cfg.cv
+        kept, held = fold_indices(train.labels, int(cv.folds), int(cv.fold), int(cv.seed))
+        return {"train": train.take(kept), "validation": train.take(held), "test": test}
     if source == "train":
         order = np.arange(len(train.labels))
         if shuffle_before_take:

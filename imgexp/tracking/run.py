@@ -102,12 +102,15 @@ def tracked_run(
     tags: dict[str, Any],
     run_id: str | None = None,
     redactor: Redactor | None = None,
+    parent_run_id: str | None = None,
 ) -> Iterator[RunLogger]:
     """Open the run (nested under a sweep's parent when there is one) and close it with the
     right status, logging the error of a failed run as a tag and a traceback artifact.
 
     ``run_id`` reopens an existing run (resume after a crash) instead of starting a new one;
-    ``redactor`` (built from the run's config) masks its credentials in all that is logged."""
+    ``redactor`` (built from the run's config) masks its credentials in all that is logged.
+    ``parent_run_id`` (a k-fold/repeat member) nests the run under that run, the active one
+    of this process, instead of the sweep's parent from the environment."""
     if not cfg.enabled:
         yield RunLogger()
         return
@@ -115,10 +118,11 @@ def tracked_run(
     experiment_id = store.prepare(cfg.uri, cfg.experiment, cfg.get("artifact_root"))
     # An inherited MLFLOW_RUN_ID would make start_run resume that run instead of a new child.
     os.environ.pop("MLFLOW_RUN_ID", None)
-    parent = os.environ.get(PARENT_RUN_ENV) or None
+    parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or None
+    nested = parent_run_id is not None  # a member, inside its group's active run
     tags = redactor.tags(tags)
     if run_id is not None:
-        run = mlflow.start_run(run_id=run_id)
+        run = mlflow.start_run(run_id=run_id, nested=nested)
         # A resumed job of a re-launched sweep moves under the new sweep's parent.
         mlflow.set_tags(tags | ({"mlflow.parentRunId": parent} if parent else {}))
     else:
@@ -126,6 +130,7 @@ def tracked_run(
             experiment_id=experiment_id,
             run_name=redactor.text(run_name),
             parent_run_id=parent,
+            nested=nested,
             tags=tags,
         )
     logger = RunLogger(run.info.run_id, experiment_id, redactor)

@@ -44,6 +44,9 @@ class TrainerConfig:
     epochs: int = 10
     batch_size: int = 32
     seed: int = 42
+    # n > 1: one job trains n members with seeds seed..seed+n-1 and logs mean/std/n on its own
+    # run (imgexp/crossval.py); combines with dataset.cv.folds (folds x repeats members).
+    repeats: int = 1
     # Cap on batches per epoch (null = the whole training split): quick smoke runs.
     steps_per_epoch: int | None = None
     # Several steps per compiled call: large speed-up for small models on CPU, same maths.
