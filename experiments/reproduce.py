@@ -38,7 +38,7 @@ def row(client, run) -> list[str]:
     preset = tags.get("imgexp.preset", "?")
     planned = params.get("trainer.epochs", "?")
     done = len(client.get_metric_history(run.info.run_id, "loss"))
-    epochs = f"{done}" + ("" if str(done) == planned else f" of {planned} (cut)")
+    epochs = f"{done}" + ("" if str(done) == planned else f" of {planned} (stopped early)")
     measured = f"{metrics.get('test_accuracy', float('nan')):.2%} test"
     if "val_accuracy" in metrics:
         measured += f" (val {metrics['val_accuracy']:.2%})"
@@ -46,6 +46,8 @@ def row(client, run) -> list[str]:
     wall = str(timedelta(seconds=round(seconds)))
     hardware = tags.get("imgexp.hardware") or tags.get("devices", "?")
     overrides = tags.get("imgexp.overrides", "")
+    if "trainer.epochs=" in overrides:
+        epochs += " (cut)"
     return [f"`{preset}`", article_figure(preset), measured, hardware, epochs, wall,
             f"`imgexp {overrides}`"]  # fmt: skip
 

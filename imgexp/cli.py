@@ -37,7 +37,9 @@ def report(cfg: DictConfig, result: object) -> None:
     from imgexp.tracking.store import runs_url, ui_command
 
     accuracy = result.metrics.get("test_accuracy", float("nan"))
-    print(f"test accuracy: {accuracy:.4f}")
+    spread = result.metrics.get("test_accuracy_std")  # a k-fold/repeat group: mean ± std
+    n = f" ± {spread:.4f} (mean of {result.metrics['n']:.0f} runs)" if spread is not None else ""
+    print(f"test accuracy: {accuracy:.4f}{n}")
     if result.run_id:
         print(f"MLflow run id: {result.run_id} (experiment '{cfg.tracking.experiment}')")
         print(f"open the UI:   {ui_command(cfg.tracking.uri)}")
@@ -62,7 +64,7 @@ def main(cfg: DictConfig) -> float:
 
 
 # `imgexp <subcommand> ...` for work on past runs; anything else is a Hydra training command.
-SUBCOMMANDS = {"rerun": "imgexp.rerun"}
+SUBCOMMANDS = {"rerun": "imgexp.rerun", "report": "imgexp.report"}
 
 
 def entry() -> None:

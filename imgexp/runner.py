@@ -19,6 +19,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from hydra.utils import get_method  # noqa: E402
 
+from imgexp import crossval  # noqa: E402
 from imgexp.augmentation.layers import augment_training, model_augmentation  # noqa: E402
 from imgexp.dataset.build import build_data  # noqa: E402
 from imgexp.dataset.preprocessing import preprocessing_layers  # noqa: E402
@@ -48,6 +49,8 @@ class JobInfo:
     # `imgexp rerun`: the original run, and the dataset digest it saw.
     rerun_of: str | None = None
     expected_digest: str | None = None
+    # A k-fold/repeat member: its group's run (imgexp/crossval.py), the active run here.
+    parent_run_id: str | None = None
 
 
 @dataclass
@@ -59,6 +62,9 @@ class TrainResult:
     metrics: dict[str, float]
     history: dict[str, list[float]]
     model: keras.Model = field(repr=False)
+    # A group (dataset.cv.folds, trainer.repeats): each member's result, without its model;
+    # `metrics` then holds the means (plus <metric>_mean/_std and n), `model` the last member's.
+    members: list[TrainResult] = field(default_factory=list, repr=False)
 
     def objective(self, metric: str) -> float:
         """The metric a sweep optimises (NaN when the run did not produce it)."""
@@ -68,6 +74,8 @@ class TrainResult:
 def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     """Train and evaluate one configuration, logging everything to MLflow."""
     job = job or JobInfo()
+    if crossval.members(cfg):  # several folds/seeds: one group run with nested member runs
+        return crossval.run_group(cfg, job)
     # First: a multi-worker strategy must exist before any other TensorFlow work.
     strategy = distribute.get_strategy(cfg.trainer.get("strategy", "default"))
     keras.backend.clear_session()  # no state leaks between jobs of one process
@@ -84,6 +92,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     with tracked_run(
         tracking, run_name, run_tags(cfg, job) | distribute.tags(strategy),
         run_id=backup.run_id if backup else None, redactor=Redactor(container),
+        parent_run_id=job.parent_run_id,
     ) as tracker, strategy.scope():  # fmt: skip
         if backup:
             backup.bind(tracker)
@@ -127,10 +136,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
             model_logging.log_keras_model(
                 model, data.sample, data.class_names, cfg.tracking.get("register_model")
             )
-        if job.output_dir:
-            tracker.log_artifacts(Path(job.output_dir) / ".hydra", "hydra")
-            for log_file in Path(job.output_dir).glob("*.log"):
-                tracker.log_text(log_file.read_text(), f"logs/{log_file.name}")
+        log_job_files(tracker, job)
     if backup:
         backup.finish()
     final = {name: values[-1] for name, values in history.items() if values}
@@ -177,6 +183,14 @@ def log_config(tracker: RunLogger, cfg: DictConfig, job: JobInfo) -> None:
     tracker.log_dict({"overrides": job.overrides, "preset": job.preset}, "config/overrides.yaml")
 
 
+def log_job_files(tracker: RunLogger, job: JobInfo) -> None:
+    """Hydra's own config of the job and its log file, at the end of the run."""
+    if job.output_dir:
+        tracker.log_artifacts(Path(job.output_dir) / ".hydra", "hydra")
+        for log_file in Path(job.output_dir).glob("*.log"):
+            tracker.log_text(log_file.read_text(), f"logs/{log_file.name}")
+
+
 def default_run_name(cfg: DictConfig, job: JobInfo) -> str:
     """``<preset or dataset-model>[ <overrides>]``, with the sweep name in front in a sweep."""
     base = job.preset or f"{cfg.dataset.name}-{cfg.model.name}"
@@ -198,6 +212,8 @@ def run_tags(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
         tags["imgexp.sweep"] = job.sweep_name
     if job.rerun_of:
         tags["imgexp.rerun_of"] = job.rerun_of
+    if job.parent_run_id:
+        tags["imgexp.role"] = "member"
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit

@@ -137,6 +137,9 @@ def record(client: Any, summary: SweepSummary) -> None:
         client.set_tag(parent, "imgexp.best_overrides", best.overrides)
     client.log_dict(parent, [asdict(job) for job in summary.jobs], "sweep/jobs.json")
     client.log_text(parent, summary.table(), "sweep/summary.txt")
+    from imgexp.tracking import report  # mean ± std of seed/fold repeats, report table, curves
+
+    report.record(client, summary)  # never raises
 
 
 def open_parent(client: Any, experiment_id: str, config: DictConfig) -> tuple[str, str]:
