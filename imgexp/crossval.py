@@ -98,7 +98,7 @@ def run_group(cfg: DictConfig, job):  # -> runner.TrainResult (runner imports th
     }
     results = []
     with tracked_run(
-        cfg.tracking, run_name, tags, redactor=Redactor(runner.plain_config(cfg)),
+        runner.chief_tracking(cfg), run_name, tags, redactor=Redactor(runner.plain_config(cfg)),
         parent_run_id=job.parent_run_id,
     ) as tracker:  # fmt: skip
         runner.log_config(tracker, cfg, job)

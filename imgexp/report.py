@@ -57,18 +57,21 @@ def main(argv: list[str]) -> int:
     from mlflow.tracking import MlflowClient
 
     from imgexp.rerun import default_uri
+    from imgexp.tracking import store
     from imgexp.tracking.report import report
 
     uri = args.tracking_uri or default_uri()
     try:
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
             raise ReportError(f"no MLflow store at {uri} (pass --tracking-uri to choose another)")
+        if store.is_remote(uri):
+            store.check_server(uri)  # seconds, not MLflow's minutes of retries
         client = MlflowClient(uri)
         parent_run_id = resolve(client, args.target, uri)
         built, _ = report(client, parent_run_id, args.metric, args.direction)
         if not built.rows:
             raise ReportError(f"run {parent_run_id} in {uri} has no child runs: not a sweep")
-    except ReportError as error:
+    except (ReportError, store.TrackingStoreError) as error:
         parser.exit(2, f"imgexp report: error: {error}\n")
     print(built.csv() if args.format == "csv" else built.markdown(), end="")
     return 0

@@ -74,10 +74,10 @@ class TrainResult:
 def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     """Train and evaluate one configuration, logging everything to MLflow."""
     job = job or JobInfo()
-    if crossval.members(cfg):  # several folds/seeds: one group run with nested member runs
-        return crossval.run_group(cfg, job)
     # First: a multi-worker strategy must exist before any other TensorFlow work.
     strategy = distribute.get_strategy(cfg.trainer.get("strategy", "default"))
+    if crossval.members(cfg):  # several folds/seeds: one group run with nested member runs
+        return crossval.run_group(cfg, job)
     keras.backend.clear_session()  # no state leaks between jobs of one process
     seed = int(cfg.trainer.seed)
     keras.utils.set_random_seed(seed)
@@ -87,10 +87,8 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     run_name = cfg.tracking.get("run_name") or default_run_name(cfg, job)
     container = plain_config(cfg)
     backup = resume.start(cfg, container)  # continues a killed run with the same config
-    # Only the chief worker of a multi-worker job logs: one job, one MLflow run.
-    tracking = cfg.tracking if distribute.is_chief() else OmegaConf.create({"enabled": False})
     with tracked_run(
-        tracking, run_name, run_tags(cfg, job) | distribute.tags(strategy),
+        chief_tracking(cfg), run_name, run_tags(cfg, job) | distribute.tags(strategy),
         run_id=backup.run_id if backup else None, redactor=Redactor(container),
         parent_run_id=job.parent_run_id,
     ) as tracker, strategy.scope():  # fmt: skip
@@ -152,6 +150,11 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf: the run ends FAILED and a sweeper records a failed trial
     (a NaN objective would otherwise stop an Optuna sweep)."""
+
+
+def chief_tracking(cfg: DictConfig) -> DictConfig:
+    """Only the chief worker of a multi-worker job logs: one job, one MLflow run."""
+    return cfg.tracking if distribute.is_chief() else OmegaConf.create({"enabled": False})
 
 
 def check_finite(history: dict[str, list[float]]) -> None:

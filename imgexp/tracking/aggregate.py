@@ -22,8 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-# Params that tell repeats apart; runs equal in every other param form one group.
-VARYING_PARAMS = ("trainer.seed", "dataset.cv.fold")
+# Params that tell repeats apart; runs equal in every other param form one group (a run's
+# name is no setting: k-fold members are named after their fold).
+VARYING_PARAMS = ("trainer.seed", "dataset.cv.fold", "tracking.run_name")
 ROLE_TAG = "imgexp.role"
 # "job": a run whose job trained its members (folds/repeats); "sweep": made at a sweep's end.
 GROUP_SOURCE_TAG = "imgexp.group.source"

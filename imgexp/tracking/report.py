@@ -45,6 +45,17 @@ class SweepReport:
     metrics: list[str]
     groups: list[SweepGroup]
 
+    @property
+    def common_overrides(self) -> list[str]:
+        """Overrides every child shares (said once, above the table)."""
+        tokens = [set(row.job.overrides.split()) for row in self.rows]
+        return sorted(set.intersection(*tokens)) if len(tokens) > 1 else []
+
+    def own_overrides(self, job: JobOutcome) -> str:
+        """What sets a child apart: its overrides minus the common ones."""
+        common = set(self.common_overrides)
+        return " ".join(t for t in job.overrides.split() if t not in common) or job.name
+
     def cell(self, job: JobOutcome, metric: str) -> str:
         """A metric of a row; ``mean ± std`` for a child that is itself a group run."""
         value = job.metrics.get(metric)
@@ -56,11 +67,14 @@ class SweepReport:
     def markdown(self) -> str:
         """The table as Markdown (also what the terminal shows)."""
         head = ["#", "status", *self.metrics, "wall time", "overrides", "run"]
-        lines = [f"## {self.title}", "", table_row(head), table_row(["---"] * len(head))]
+        lines = [f"## {self.title}", ""]
+        if self.common_overrides:
+            lines += [f"common overrides: `{' '.join(self.common_overrides)}`", ""]
+        lines += [table_row(head), table_row(["---"] * len(head))]
         for rank, row in enumerate(self.rows, start=1):
             job = row.job
             cells = [str(rank), job.status, *(self.cell(job, m) for m in self.metrics),
-                     wall_time(row.wall_s), f"`{job.overrides}`" if job.overrides else "-",
+                     wall_time(row.wall_s), f"`{self.own_overrides(job)}`",
                      job.run_id]  # fmt: skip
             lines.append(table_row(cells))
         if self.groups:
@@ -75,7 +89,7 @@ class SweepReport:
             lines += ["", f"### Failed ({len(failed)})", ""]
             for job in failed:
                 error = " ".join((job.error or "no error recorded").split())[:500]
-                lines.append(f"- {job.status} `{job.overrides}` ({job.run_id}): {error}")
+                lines.append(f"- {job.status} `{self.own_overrides(job)}` ({job.run_id}): {error}")
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -178,7 +192,7 @@ def comparison_figure(client: Any, report: SweepReport, runs: list[Any]) -> Any:
                 range(1, len(curve) + 1), curve, marker="o", markersize=3,
                 linewidth=2.5 if is_best else 1,
                 linestyle="-" if row.job.status == "FINISHED" else ":",
-                label=(row.job.overrides or row.job.name)[:60] + (" (best)" if is_best else ""),
+                label=report.own_overrides(row.job)[:60] + (" (best)" if is_best else ""),
             )  # fmt: skip
         axis.set_xlabel("epoch")
         axis.set_ylabel(key)
