@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 from omegaconf import DictConfig, open_dict
 
 from imgexp.tracking import aggregate
+from imgexp.tracking.sweep import GROUP_SOURCE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def run_group(cfg: DictConfig, job):  # -> runner.TrainResult (runner imports th
     run_name = cfg.tracking.get("run_name") or runner.default_run_name(cfg, job)
     tags = runner.run_tags(cfg, job) | {
         aggregate.ROLE_TAG: "group",
-        aggregate.GROUP_SOURCE_TAG: "job",
+        GROUP_SOURCE_TAG: "job",
         "imgexp.group.over": kind,
         "imgexp.group.size": len(plan),
     }

@@ -14,7 +14,9 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 from imgexp.api import compose_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ["dataset", "model", "optimizer", "augmentation", "trainer", "tracking", "paths"]
+GROUPS = [
+    "dataset", "model", "optimizer", "schedule", "augmentation", "trainer", "tracking", "paths",
+]  # fmt: skip
 
 
 def options(group: str) -> list[str]:

@@ -28,9 +28,12 @@ def test_deterministic_rerun_reproduces_metrics_and_links_the_original(
     assert again.metrics == original.metrics
     run = MlflowClient(store_uri(isolated_home)).get_run(again.run_id)
     assert run.data.tags["imgexp.rerun_of"] == original.run_id
-    assert run.data.tags["dataset.digest"] == MlflowClient(store_uri(isolated_home)).get_run(
-        original.run_id
-    ).data.tags["dataset.digest"]
+    assert (
+        run.data.tags["dataset.digest"]
+        == MlflowClient(store_uri(isolated_home))
+        .get_run(original.run_id)
+        .data.tags["dataset.digest"]
+    )
     assert "imgexp.rerun.digest_changed" not in run.data.tags
 
 

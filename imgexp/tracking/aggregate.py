@@ -22,12 +22,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from imgexp.tracking.sweep import GROUP_SOURCE_TAG  # noqa: E402
+
 # Params that tell repeats apart; runs equal in every other param form one group (a run's
 # name is no setting: k-fold members are named after their fold).
 VARYING_PARAMS = ("trainer.seed", "dataset.cv.fold", "tracking.run_name")
 ROLE_TAG = "imgexp.role"
-# "job": a run whose job trained its members (folds/repeats); "sweep": made at a sweep's end.
-GROUP_SOURCE_TAG = "imgexp.group.source"
 GROUP_CURVES = "plots/group_curves.png"
 
 
@@ -162,7 +162,7 @@ def sweep_groups(runs: Iterable[Any]) -> list[SweepGroup]:
     empty when no group has two runs (a plain sweep has nothing to average)."""
     grouped: dict[tuple, list[Any]] = {}
     for run in runs:
-        if run.info.status != "FINISHED" or run.data.tags.get(GROUP_SOURCE_TAG) == "sweep":
+        if run.info.status != "FINISHED":
             continue
         key = tuple(sorted((k, v) for k, v in run.data.params.items() if k not in VARYING_PARAMS))
         grouped.setdefault(key, []).append(run)

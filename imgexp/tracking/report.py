@@ -145,10 +145,7 @@ def build(
 ) -> SweepReport:
     """The report of ``summary``'s jobs (``runs``: the same children as MLflow runs)."""
     by_id = {run.info.run_id: run for run in runs}
-    jobs = [
-        job for job in summary.jobs if job.run_id in by_id and not is_aggregate(by_id[job.run_id])
-    ]
-    summary = dataclasses.replace(summary, jobs=jobs)
+    summary = dataclasses.replace(summary, jobs=[j for j in summary.jobs if j.run_id in by_id])
     sign = -1 if summary.direction == "maximize" else 1
 
     def order(job: JobOutcome) -> tuple[int, float]:
@@ -157,14 +154,9 @@ def build(
             return (2, 0.0)
         return (0, sign * value) if value is not None else (1, 0.0)
 
-    rows = [Row(job, duration(by_id[job.run_id])) for job in sorted(jobs, key=order)]
-    metrics = metric_columns(jobs, summary.metric)
+    rows = [Row(job, duration(by_id[job.run_id])) for job in sorted(summary.jobs, key=order)]
+    metrics = metric_columns(summary.jobs, summary.metric)
     return SweepReport(title_of(parent, summary), summary, rows, metrics, groups)
-
-
-def is_aggregate(run: Any) -> bool:
-    """A group run made at a sweep's end (not a job of the sweep)."""
-    return run.data.tags.get(aggregate.GROUP_SOURCE_TAG) == "sweep"
 
 
 def duration(run: Any) -> float | None:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ROLE_TAG = "imgexp.role"
 SWEEP_TAG = "imgexp.sweep"
 PARENT_TAG = "mlflow.parentRunId"
+# Set on the runs that hold a sweep's aggregates ("sweep") or a job's folds/repeats ("job").
+GROUP_SOURCE_TAG = "imgexp.group.source"
 
 
 @dataclass
@@ -89,7 +91,8 @@ class SweepSummary:
 
 
 def children(client: Any, parent_run_id: str) -> list[Any]:
-    """All child runs of a parent (every page), oldest first."""
+    """All child runs of a parent (every page), oldest first, without the aggregate runs made
+    at a sweep's end (they summarise jobs; they are not jobs)."""
     parent = client.get_run(parent_run_id)
     runs: list[Any] = []
     token = None
@@ -101,7 +104,7 @@ def children(client: Any, parent_run_id: str) -> list[Any]:
             order_by=["attributes.start_time ASC"],
             page_token=token,
         )
-        runs.extend(page)
+        runs.extend(run for run in page if run.data.tags.get(GROUP_SOURCE_TAG) != "sweep")
         token = page.token
         if not token:
             return runs
@@ -212,7 +215,6 @@ class MlflowSweepCallback(Callback):
             log_sweep_files(client, parent_run_id, Path(str(config.hydra.sweep.dir)))
             if not completed:
                 client.set_tag(parent_run_id, "imgexp.error", "sweep aborted before its end")
-            print(f"sweep {parent_run_id}:\n{summary.table()}", flush=True)
         finally:
             client.set_terminated(parent_run_id, "FINISHED" if completed else "FAILED")
 
