@@ -21,7 +21,7 @@ demo: $(BIN)/.installed  ## set up, then train the default experiment (offline) 
 test: $(BIN)/.installed  ## set up, lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers: the subprocess tests mostly wait on imports
 
 lint: $(BIN)/.installed  ## ruff check
 	$(BIN)/ruff check .
