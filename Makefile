@@ -12,7 +12,7 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,sweep]'
+	$(BIN)/pip install --quiet -e '.[dev,sweep,optuna,slurm]'
 	touch $@
 
 demo: $(BIN)/.installed  ## set up, then train the default experiment (offline) into MLflow

@@ -197,7 +197,8 @@ def log_job_files(tracker: RunLogger, job: JobInfo) -> None:
 def default_run_name(cfg: DictConfig, job: JobInfo) -> str:
     """``<preset or dataset-model>[ <overrides>]``, with the sweep name in front in a sweep."""
     base = job.preset or f"{cfg.dataset.name}-{cfg.model.name}"
-    name = f"{base} {','.join(job.overrides)}".strip() if job.overrides else base
+    rest = [o for o in job.overrides if not o.startswith("experiment=")]  # already in base
+    name = f"{base} {','.join(rest)}" if rest else base
     return f"{job.sweep_name}/{name}" if job.sweep_name else name
 
 

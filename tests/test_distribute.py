@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, store_uri
+from helpers import store_uri
 from mlflow.tracking import MlflowClient
 
 import imgexp
@@ -59,12 +59,6 @@ def test_bad_tf_config_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="Keras 3.15 + TF 2.21: model.fit under MultiWorkerMirroredStrategy with 2 replicas "
-    "fails in fit's symbolic build ('Attempt to convert a value (PerReplica...)', "
-    "keras-team/keras#20585, tensorflow/tensorflow#72388)",
-    strict=False,
-)
 def test_two_workers_make_one_run_matching_a_single_worker(
     isolated_home: Path, tmp_path: Path
 ) -> None:
@@ -94,13 +88,16 @@ def test_two_workers_make_one_run_matching_a_single_worker(
     client = MlflowClient(store_uri(isolated_home))
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
 
-    single_home = tmp_path / "single"
-    run_cli(*COMMAND, home=single_home)
-    (single,) = runs(single_home)
+    assert "training with the custom_loop trainer" in logs[0]  # model.fit fails under MWMS
+
+    # The same loop on one worker (fit draws its shuffle orders differently, so fit and
+    # custom_loop part ways after epoch 1 whatever the strategy); the difference left is
+    # float summation order across the two replicas.
+    single = imgexp.train(*COMMAND, "trainer=custom_loop", "tracking=none").metrics
     for key in ("loss", "val_loss", "test_loss"):
-        assert run.data.metrics[key] == pytest.approx(single.data.metrics[key], rel=0.02), key
-    for key in ("val_accuracy", "test_accuracy"):
-        assert run.data.metrics[key] == pytest.approx(single.data.metrics[key], abs=0.03), key
+        assert run.data.metrics[key] == pytest.approx(single[key], rel=1e-3), key
+    for key in ("accuracy", "val_accuracy", "test_accuracy"):
+        assert run.data.metrics[key] == pytest.approx(single[key], abs=0.01), key
 
 
 @pytest.mark.slow

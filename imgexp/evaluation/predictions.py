@@ -39,8 +39,12 @@ def predict_split(
     probabilities: list[np.ndarray] = []
     kept: dict[bool, list[tuple[int, np.ndarray]]] = {True: [], False: []}  # key: correct?
     offset = 0
+    forward = model.predict_on_batch
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras' predict_on_batch would return every worker's copy of the batch, gathered
+        forward = tf.function(lambda images: model(images, training=False))
     for images, batch_labels in dataset:
-        batch_probabilities = np.asarray(model.predict_on_batch(images), np.float32)
+        batch_probabilities = np.asarray(forward(images), np.float32)
         batch_labels = np.asarray(batch_labels).astype(np.int64).reshape(-1)
         correct = batch_probabilities.argmax(axis=1) == batch_labels
         for position in range(len(batch_labels)):

@@ -1,7 +1,11 @@
 """The ``custom_loop`` trainer (seed 004): a ``tf.GradientTape`` train step and a test step,
 each compiled with ``tf.function``, Keras metrics reset every epoch. It drives the same Keras
 callbacks as ``fit`` with the same log names, so early stopping, TerminateOnNaN, checkpoints,
-ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled."""
+ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled.
+
+Each step runs through ``strategy.run`` on ``strategy.experimental_distribute_dataset`` batches
+(TensorFlow's custom-loop recipe), so the same loop trains under every ``trainer.strategy``,
+``multi_worker_mirrored`` included; under the default strategy both are pass-throughs."""
 
 from __future__ import annotations
 
@@ -21,16 +25,31 @@ class Steps:
 
     def __init__(self, model: keras.Model, jit_compile: bool) -> None:
         self.model = model
+        self.strategy = model.distribute_strategy  # the strategy the model was built under
+        self.replicas = self.strategy.num_replicas_in_sync
+        if not model.optimizer.built:  # its slots are created here, not inside a replica
+            model.optimizer.build(model.trainable_variables)
         self.train_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
         self.test_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
-        self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
-        self.test_step = tf.function(self._test_step, jit_compile=jit_compile)
+        self.train_step = self._distributed(tf.function(self._train_step, jit_compile=jit_compile))
+        self.test_step = self._distributed(tf.function(self._test_step, jit_compile=jit_compile))
+
+    def _distributed(self, step):
+        """``step`` run on every replica's share of a batch, in one compiled call."""
+        return tf.function(lambda images, labels: self.strategy.run(step, args=(images, labels)))
 
     def _loss(self, labels, probabilities, training: bool):
+        """This replica's share of the loss: Keras divides a loss by the replicas in sync (the
+        optimizer sums their gradients), and the weight penalties are divided alike."""
         loss = self.model.loss(labels, probabilities)
         if training and self.model.losses:  # weight regularizers
-            loss = loss + tf.add_n(self.model.losses)
+            loss = loss + tf.add_n(self.model.losses) / self.replicas
         return loss
+
+    def _track(self, metrics, loss, labels, probabilities) -> None:
+        """Per-example means over the epoch, as ``fit`` reports them."""
+        metrics[0].update_state(loss * self.replicas, sample_weight=tf.shape(labels)[0])
+        metrics[1].update_state(labels, probabilities)
 
     def _train_step(self, images, labels):
         optimizer = self.model.optimizer  # loss-scaled under mixed_float16
@@ -40,13 +59,12 @@ class Steps:
             scaled = optimizer.scale_loss(loss)
         variables = self.model.trainable_variables
         optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.train_metrics[0].update_state(loss)
-        self.train_metrics[1].update_state(labels, probabilities)
+        self._track(self.train_metrics, loss, labels, probabilities)
 
     def _test_step(self, images, labels):
         probabilities = self.model(images, training=False)
-        self.test_metrics[0].update_state(self._loss(labels, probabilities, training=False))
-        self.test_metrics[1].update_state(labels, probabilities)
+        loss = self._loss(labels, probabilities, training=False)
+        self._track(self.test_metrics, loss, labels, probabilities)
 
     @staticmethod
     def results(metrics: list[keras.metrics.Metric], prefix: str = "") -> dict[str, float]:
@@ -61,7 +79,8 @@ def run_epoch(steps: Steps, data: DataBundle, cfg: DictConfig, callbacks, epoch:
     callbacks.on_epoch_begin(epoch)
     every = max(1, int(cfg.steps_per_execution))
     step = -1
-    for step, (images, labels) in enumerate(epoch_batches(data.train, cfg)):
+    batches = steps.strategy.experimental_distribute_dataset(epoch_batches(data.train, cfg))
+    for step, (images, labels) in enumerate(batches):
         callbacks.on_train_batch_begin(step)
         steps.train_step(images, labels)
         if (step + 1) % every == 0:  # callbacks see a batch end once per "execution"
@@ -72,7 +91,8 @@ def run_epoch(steps: Steps, data: DataBundle, cfg: DictConfig, callbacks, epoch:
         callbacks.on_train_batch_end(step, steps.results(steps.train_metrics))
     logs = steps.results(steps.train_metrics)
     if data.validation is not None and not steps.model.stop_training:
-        for images, labels in data.validation:
+        validation = steps.strategy.experimental_distribute_dataset(data.validation)
+        for images, labels in validation:
             steps.test_step(images, labels)
         logs |= steps.results(steps.test_metrics, prefix="val_")
     callbacks.on_epoch_end(epoch, logs)

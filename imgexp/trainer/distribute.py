@@ -4,7 +4,8 @@
 - ``mirrored``: synchronous data parallelism over all local GPUs (the CPU when there is none);
 - ``multi_worker_mirrored``: the same over several processes/hosts described by ``TF_CONFIG``;
   every worker runs the same command, and only the chief (``chief`` task, else ``worker`` 0)
-  logs to MLflow, so a multi-worker job is one MLflow run.
+  logs to MLflow, so a multi-worker job is one MLflow run. It always trains with the
+  ``custom_loop`` trainer: Keras 3's ``model.fit`` fails under this strategy (keras#20585).
 
 The batch size in the config is the global batch: tf.distribute splits each batch across the
 replicas, so the maths (and the metrics, within float tolerance) match a single-device run.
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 _CREATED: dict[str, Any] = {}  # a strategy (multi-worker above all) is created once per process
+
+
+def multi_worker(kind: Any) -> bool:
+    """True for ``trainer.strategy=multi_worker_mirrored`` (an enum member or its name)."""
+    return str(getattr(kind, "value", kind)) == "multi_worker_mirrored"
 
 
 def tf_config() -> dict[str, Any]:
@@ -77,9 +83,16 @@ def get_strategy(kind: str) -> Any:
             log.warning("trainer.strategy=multi_worker_mirrored without TF_CONFIG: one worker")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     _CREATED[kind] = strategy
-    log.info("tf.distribute: %s, %d replica(s), %d worker(s)", type(strategy).__name__,
+    log.info("tf.distribute: %s, %d replica(s), %d worker(s)", strategy_name(strategy),
              strategy.num_replicas_in_sync, num_workers())  # fmt: skip
     return strategy
+
+
+def strategy_name(strategy: Any) -> str:
+    """The strategy's ``tf.distribute`` name (MultiWorkerMirroredStrategy's class is called
+    CollectiveAllReduceStrategy)."""
+    name = type(strategy).__name__
+    return "MultiWorkerMirroredStrategy" if name == "CollectiveAllReduceStrategy" else name
 
 
 def shard_by_data(dataset: Any) -> Any:
@@ -98,7 +111,7 @@ def tags(strategy: Any) -> dict[str, str]:
     """What the run records about its distribution."""
     kind, index = task()
     return {
-        "distribute.strategy": type(strategy).__name__,
+        "distribute.strategy": strategy_name(strategy),
         "distribute.replicas": str(strategy.num_replicas_in_sync),
         "distribute.workers": str(num_workers()),
         "distribute.task": f"{kind}:{index}",
@@ -107,7 +120,7 @@ def tags(strategy: Any) -> dict[str, str]:
 
 def distribute_data(data: Any, kind: Any) -> Any:
     """The data bundle with its splits sharded by element for a multi-worker strategy."""
-    if str(getattr(kind, "value", kind)) != "multi_worker_mirrored":
+    if not multi_worker(kind):
         return data
     import dataclasses
 

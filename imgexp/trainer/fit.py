@@ -1,15 +1,24 @@
 """The ``fit`` trainer: compile and ``model.fit`` with callbacks from config (optionally in two
-phases: frozen backbone, then fine-tuning, see ``trainer.unfreeze``)."""
+phases: frozen backbone, then fine-tuning, see ``trainer.unfreeze``).
+
+Under ``trainer.strategy=multi_worker_mirrored`` it hands over to the ``custom_loop`` trainer
+(same metric names, callbacks and history): in Keras 3.15 + TF 2.21 ``model.fit`` under
+``MultiWorkerMirroredStrategy`` fails in its symbolic build and again when it reduces the step
+logs over workers (keras-team/keras#20585, tensorflow/tensorflow#72388)."""
 
 from __future__ import annotations
+
+import logging
 
 import keras
 from omegaconf import DictConfig
 
 from imgexp.dataset.bundle import DataBundle
-from imgexp.trainer import finetune
+from imgexp.trainer import custom_loop, distribute, finetune
 from imgexp.trainer.callbacks import config_callbacks
 from imgexp.trainer.compile import compile_model, epoch_batches
+
+log = logging.getLogger(__name__)
 
 
 def train(
@@ -20,6 +29,9 @@ def train(
     callbacks: list[keras.callbacks.Callback],
 ) -> dict[str, list[float]]:
     """Fit for ``cfg.epochs`` and return the per-epoch history."""
+    if distribute.multi_worker(cfg.get("strategy")):
+        log.info("trainer.strategy=multi_worker_mirrored: training with the custom_loop trainer")
+        return custom_loop.train(model, optimizer, data, cfg, callbacks)
     epochs = int(cfg.epochs)
     thaw = finetune.unfreeze_epoch(cfg, epochs)
     all_callbacks = config_callbacks(cfg) + callbacks
