@@ -18,6 +18,7 @@ import imgexp
 from imgexp.trainer import distribute
 
 COMMAND = ["dataset=digits", "model.hidden_units=[16]", "trainer.epochs=2",
+           "trainer.batch_size=128", "optimizer.learning_rate=0.01",  # few collective steps
            "trainer.deterministic=true", "tracking.log_model=false"]  # fmt: skip
 
 
