@@ -67,11 +67,48 @@ def main(cfg: DictConfig) -> float:
 SUBCOMMANDS = {"rerun": "imgexp.rerun", "report": "imgexp.report"}
 
 
+USAGE = """imgexp: config-driven image-classification experiments (Hydra + Keras 3 + MLflow)
+
+  imgexp [group=option ...] [key=value ...]     train one configuration
+  imgexp -m group=a,b key=1,2 ...                a sweep: one MLflow run per job, under a parent
+  imgexp rerun <run_id> [key=value ...]          train again from a logged run's exact config
+  imgexp report <experiment | parent run id>     the table of a past sweep or fold/repeat group
+
+Config groups (conf/) and their options:
+{groups}
+  experiment: {presets}
+
+  imgexp --cfg job [overrides]       the composed config (validated, no training)
+  imgexp --info defaults-tree ...    what a preset composed
+  imgexp --hydra-help                Hydra's own options (launchers, sweepers, searchpath)
+Runs go to the MLflow store under $IMGEXP_HOME (default ~/.imgexp); see README.md."""
+
+
+def usage() -> str:
+    """The help text, listing the packaged groups from conf/ without composing anything (Hydra's
+    own --help deep-copies its config store once per group: seconds)."""
+    from importlib.resources import files
+
+    root = files(config.CONFIG_MODULE)
+    groups = [g for g in root.iterdir() if g.is_dir() and g.name not in ("hydra", "__pycache__")]
+    options = {
+        group.name: sorted(p.name.removesuffix(".yaml") for p in group.iterdir()
+                           if p.name.endswith(".yaml"))
+        for group in groups
+    }  # fmt: skip
+    presets = options.pop("experiment", [])
+    lines = [f"  {name}: {', '.join(opts)}" for name, opts in sorted(options.items())]
+    return USAGE.format(groups="\n".join(lines), presets=", ".join(presets))
+
+
 def entry() -> None:
-    """Console script: dispatch a subcommand, or compose and train."""
+    """Console script: fast help, a subcommand, or compose and train."""
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[sys.argv[1]])
         sys.exit(module.main(sys.argv[2:]))
+    if len(sys.argv) == 2 and sys.argv[1] in ("--help", "-h"):
+        print(usage())
+        return
     main()
 
 
