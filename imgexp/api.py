@@ -36,3 +36,8 @@ def train(*overrides: str, config_dir: str | Path | None = None):
     with open_dict(cfg):
         del cfg["hydra"]
     return run(cfg, JobInfo(overrides=list(overrides), preset=preset))
+
+
+def default_tracking_uri() -> str:
+    """The MLflow store imgexp trains into by default (``$IMGEXP_HOME``'s sqlite file)."""
+    return str(compose_config().tracking.uri)

@@ -56,11 +56,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from mlflow.tracking import MlflowClient
 
-    from imgexp.rerun import default_uri
+    from imgexp.api import default_tracking_uri
     from imgexp.tracking import store
     from imgexp.tracking.report import report
 
-    uri = args.tracking_uri or default_uri()
+    uri = args.tracking_uri or default_tracking_uri()
     try:
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
             raise ReportError(f"no MLflow store at {uri} (pass --tracking-uri to choose another)")

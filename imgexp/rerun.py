@@ -38,13 +38,6 @@ class RerunSource:
         return self.tags.get("dataset.digest")
 
 
-def default_uri() -> str:
-    """The tracking URI of the default config (``$IMGEXP_HOME``'s sqlite store)."""
-    from imgexp.api import compose_config
-
-    return str(compose_config().tracking.uri)
-
-
 def fetch(run_id: str, uri: str) -> RerunSource:
     """Load the run's logged config and tags; fail clearly before any training."""
     from mlflow.exceptions import MlflowException
@@ -99,7 +92,9 @@ def version_warnings(tags: dict[str, str]) -> list[str]:
 
 def rerun(run_id: str, overrides: list[str], uri: str | None = None):
     """Rebuild run ``run_id``'s config, apply ``overrides`` and train it into a new run."""
-    source = fetch(run_id, uri or default_uri())
+    from imgexp.api import default_tracking_uri
+
+    source = fetch(run_id, uri or default_tracking_uri())
     config = apply_overrides(source.config, overrides)
     from imgexp.runner import JobInfo, run
 

@@ -48,13 +48,6 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-def default_tracking_uri() -> str:
-    """The store imgexp trains into, from the composed default config."""
-    from imgexp.api import compose_config
-
-    return str(compose_config().tracking.uri)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse, load, predict, print; returns the exit status."""
     args = parser().parse_args(argv)
@@ -63,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # stdout carries only the results (csv/json for scripts); MLflow's download bars are noise.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from imgexp.api import default_tracking_uri
     from imgexp.predict import output, predictor, source
     from imgexp.predict.images import find_images
 
