@@ -5,7 +5,6 @@ and wall time, best first, failed children with their error, mean ± std of seed
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 
@@ -54,19 +53,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--metric", help="objective to sort by (default: the sweep's)")
     parser.add_argument("--direction", choices=["maximize", "minimize"])
     args = parser.parse_args(argv)
-    from mlflow.tracking import MlflowClient
-
     from imgexp.api import default_tracking_uri
     from imgexp.tracking import store
     from imgexp.tracking.report import report
 
     uri = args.tracking_uri or default_tracking_uri()
     try:
-        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-            raise ReportError(f"no MLflow store at {uri} (pass --tracking-uri to choose another)")
-        if store.is_remote(uri):
-            store.check_server(uri)  # seconds, not MLflow's minutes of retries
-        client = MlflowClient(uri)
+        client = store.existing_client(uri)
         parent_run_id = resolve(client, args.target, uri)
         built, _ = report(client, parent_run_id, args.metric, args.direction)
         if not built.rows:

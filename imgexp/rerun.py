@@ -41,11 +41,13 @@ class RerunSource:
 def fetch(run_id: str, uri: str) -> RerunSource:
     """Load the run's logged config and tags; fail clearly before any training."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise RerunError(f"no MLflow store at {uri} (pass --tracking-uri to choose another)")
-    client = MlflowClient(uri)
+    from imgexp.tracking import store
+
+    try:
+        client = store.existing_client(uri)
+    except store.TrackingStoreError as error:
+        raise RerunError(str(error)) from error
     try:
         run = client.get_run(run_id)
     except MlflowException as error:

@@ -60,6 +60,18 @@ def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
         return client.get_experiment_by_name(experiment).experiment_id
 
 
+def existing_client(uri: str) -> MlflowClient:
+    """A client on a store that must already hold runs (rerun, report): fail fast, naming the
+    URI, when the sqlite file is missing or the server is down."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise TrackingStoreError(
+            f"no MLflow store at {uri} (pass --tracking-uri to choose another)"
+        )
+    if is_remote(uri):
+        check_server(uri)  # seconds, not MLflow's minutes of retries
+    return MlflowClient(uri)
+
+
 def is_remote(uri: str) -> bool:
     """True for a tracking server URI."""
     return urlparse(uri).scheme in REMOTE_SCHEMES
