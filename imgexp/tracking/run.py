@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from omegaconf import DictConfig
 
 from imgexp.tracking import store
 from imgexp.tracking.env import PARENT_RUN_ENV
+from imgexp.tracking.interrupts import interrupts_between_store_calls
 from imgexp.tracking.secrets import MASK, Redactor, is_secret_key
 
 log = logging.getLogger(__name__)
@@ -134,18 +134,32 @@ def tracked_run(
             tags=tags,
         )
     logger = RunLogger(run.info.run_id, experiment_id, redactor)
-    with sigterm_as_interrupt():
+    with interrupts_between_store_calls():
         try:
             yield logger
-        except KeyboardInterrupt:
-            mlflow.set_tag("imgexp.error", "interrupted (Ctrl-C or SIGTERM)")
-            mlflow.end_run(status="KILLED")
+        except KeyboardInterrupt as error:
+            end_run("KILLED", f"interrupted by {error or 'Ctrl-C'}")
             raise
         except BaseException as error:
             record_failure(error, redactor)
-            mlflow.end_run(status="FAILED")
+            end_run("FAILED")
             raise
-    mlflow.end_run(status="FINISHED")
+        end_run("FINISHED")
+
+
+def end_run(status: str, reason: str | None = None) -> None:
+    """End the active run with ``status``, even when tagging the reason fails: a run left
+    active would be ended FINISHED by MLflow's atexit hook. A store error is logged, not
+    raised, so it never hides the error that ended the run."""
+    try:
+        if reason:
+            mlflow.set_tag("imgexp.error", reason)
+    except Exception:  # noqa: BLE001 - the status matters more than the reason
+        log.exception("could not tag the run with why it ended")
+    try:
+        mlflow.end_run(status=status)  # pops the run before it writes
+    except Exception:  # noqa: BLE001
+        log.exception("could not mark the MLflow run %s", status)
 
 
 def record_failure(error: BaseException, redactor: Redactor | None = None) -> None:
@@ -161,22 +175,3 @@ def record_failure(error: BaseException, redactor: Redactor | None = None) -> No
             mlflow.log_artifact(str(path))
     except Exception:  # noqa: BLE001 - never hide the original error
         log.exception("could not record the failure in MLflow")
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a killed job ends KILLED."""
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    except ValueError:  # not the main thread (e.g. a launcher's worker thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def raise_interrupt(signum: int, frame: Any) -> None:
-    """Signal handler."""
-    raise KeyboardInterrupt(f"signal {signum}")
