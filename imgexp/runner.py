@@ -32,7 +32,7 @@ from imgexp.tracking.params import flatten  # noqa: E402
 from imgexp.tracking.run import RunLogger, tracked_run  # noqa: E402
 from imgexp.tracking.secrets import Redactor  # noqa: E402
 from imgexp.trainer import distribute, resume  # noqa: E402
-from imgexp.trainer.callbacks import MlflowEpochLogger  # noqa: E402
+from imgexp.trainer.callbacks import MlflowEpochLogger, StopOnSignal  # noqa: E402
 from imgexp.trainer.precision import set_precision  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
             cfg=cfg.trainer,
             callbacks=schedule_callbacks
             + (backup.callbacks(data.train) if backup else [])
-            + [MlflowEpochLogger(tracker)],
+            + [MlflowEpochLogger(tracker), StopOnSignal()],
         )
         history = backup.full_history(history) if backup else history
         check_finite(history)

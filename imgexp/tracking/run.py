@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from imgexp.tracking import store
 from imgexp.tracking.env import PARENT_RUN_ENV
-from imgexp.tracking.interrupts import interrupts_between_store_calls
+from imgexp.tracking.interrupts import interrupts_at_safe_points
 from imgexp.tracking.secrets import MASK, Redactor, is_secret_key
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def tracked_run(
             tags=tags,
         )
     logger = RunLogger(run.info.run_id, experiment_id, redactor)
-    with interrupts_between_store_calls():
+    with interrupts_at_safe_points():
         try:
             yield logger
         except KeyboardInterrupt as error:

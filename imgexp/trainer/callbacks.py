@@ -1,5 +1,5 @@
-"""Keras callbacks: those configured in ``trainer.callbacks``, and the per-epoch MLflow logger
-the runner adds to every trainer."""
+"""Keras callbacks: those configured in ``trainer.callbacks``, and the two the runner adds to
+every trainer (the per-epoch MLflow logger and the Ctrl-C/SIGTERM safe points)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import keras
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from imgexp.tracking.interrupts import raise_if_stopping
 from imgexp.tracking.run import RunLogger
 
 
@@ -21,6 +22,20 @@ class MlflowEpochLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         self.run.log_metrics(metrics, step=epoch + 1)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """The trainers' safe points for Ctrl-C/SIGTERM: a stop request becomes a KeyboardInterrupt
+    between steps, never in the middle of TensorFlow or an MLflow write."""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_stopping()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_stopping()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        raise_if_stopping()
 
 
 def enabled_callback_nodes(cfg: DictConfig) -> dict[str, DictConfig]:
