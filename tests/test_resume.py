@@ -56,13 +56,13 @@ def by_step(client: MlflowClient, run_id: str, key: str) -> list[float]:
     return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
 
-def kill_mid_training(home: Path, after_epochs: int) -> str:
-    """Start the command, SIGKILL it once ``after_epochs`` epochs are in MLflow."""
+def kill_mid_training(home: Path, after_epochs: int, command: list[str]) -> str:
+    """Start ``command``, SIGKILL it once ``after_epochs`` epochs are in MLflow."""
     home.mkdir(parents=True, exist_ok=True)
     runs(home)  # create the store first: polling a store being created races its migrations
     env = dict(os.environ, IMGEXP_HOME=str(home))
     imgexp = str(Path(sys.executable).parent / "imgexp")
-    process = subprocess.Popen([imgexp, *COMMAND], env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([imgexp, *command], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, cwd=home.parent)  # fmt: skip
     deadline = time.time() + 240
     run_id = None
@@ -82,11 +82,13 @@ def kill_mid_training(home: Path, after_epochs: int) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
 def test_sigkill_then_same_command_continues_the_same_run(
-    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trainer: str, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the subprocess imports SlowBatches
-    run_id = kill_mid_training(isolated_home, after_epochs=2)
+    command = [f"trainer={trainer}", *COMMAND]
+    run_id = kill_mid_training(isolated_home, after_epochs=2, command=command)
     (killed,) = runs(isolated_home)
     assert killed.info.status == "RUNNING"  # SIGKILL: nobody could close it
     killed_steps = loss_steps(isolated_home, run_id)
@@ -94,7 +96,7 @@ def test_sigkill_then_same_command_continues_the_same_run(
     backups = list((isolated_home / "backups").iterdir())
     assert len(backups) == 1 and (backups[0] / "run.json").read_text().count(run_id) == 1
 
-    run_cli(*COMMAND, home=isolated_home)  # the very same command
+    run_cli(*command, home=isolated_home)  # the very same command
 
     (resumed,) = runs(isolated_home)  # no second run
     assert resumed.info.run_id == run_id
@@ -105,7 +107,7 @@ def test_sigkill_then_same_command_continues_the_same_run(
     assert not list((isolated_home / "backups").iterdir())  # removed once finished
 
     reference_home = tmp_path / "reference"
-    run_cli(*COMMAND, home=reference_home)  # uninterrupted
+    run_cli(*command, home=reference_home)  # uninterrupted
     (reference,) = runs(reference_home)
     client, ref_client = (
         MlflowClient(store_uri(isolated_home)),

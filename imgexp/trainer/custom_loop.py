@@ -1,7 +1,9 @@
 """The ``custom_loop`` trainer (seed 004): a ``tf.GradientTape`` train step and a test step,
 each compiled with ``tf.function``, Keras metrics reset every epoch. It drives the same Keras
 callbacks as ``fit`` with the same log names, so early stopping, TerminateOnNaN, checkpoints,
-ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled.
+ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled. Like
+``fit`` it starts at the epoch ``BackupAndRestore`` restored, so ``trainer.resume`` continues a
+killed custom-loop run too.
 
 Each step runs through ``strategy.run`` on ``strategy.experimental_distribute_dataset`` batches
 (TensorFlow's custom-loop recipe), so the same loop trains under every ``trainer.strategy``,
@@ -107,26 +109,22 @@ def train(
     callbacks: list[keras.callbacks.Callback],
 ) -> dict[str, list[float]]:
     """Train for ``cfg.epochs`` (fewer when a callback stops it) and return the history."""
-    configured = config_callbacks(cfg)
-    if any(isinstance(c, keras.callbacks.BackupAndRestore) for c in configured):
-        raise ValueError(
-            "trainer.callbacks.backup_and_restore works with trainer=fit only; "
-            "custom_loop cannot resume mid-run"
-        )
     epochs = int(cfg.epochs)
     thaw = finetune.unfreeze_epoch(cfg, epochs)
     compile_model(model, optimizer, data, cfg)
     steps = Steps(model, jit_compile=cfg.jit_compile is True)
     callback_list = keras.callbacks.CallbackList(
-        configured + callbacks, add_progbar=int(cfg.verbose) > 0, model=model,
+        config_callbacks(cfg) + callbacks, add_progbar=int(cfg.verbose) > 0, model=model,
         verbose=int(cfg.verbose), epochs=epochs, steps=cfg.get("steps_per_epoch"),
+        shuffle_draws_per_epoch=1,  # one iterator per epoch (resume advances the shuffle by it)
     )  # fmt: skip
     model.stop_training = False
     history: dict[str, list[float]] = {}
     logs: dict[str, float] = {}
     callback_list.on_train_begin()
-    for epoch in range(epochs):
-        if thaw is not None and epoch == thaw:
+    start = int(getattr(model, "_initial_epoch", None) or 0)  # BackupAndRestore's, on resume
+    for epoch in range(start, epochs):
+        if thaw is not None and epoch == max(thaw, start):
             finetune.unfreeze(model, cfg.unfreeze)
             scaled = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
             compile_model(model, scaled, data, cfg)

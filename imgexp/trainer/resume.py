@@ -193,7 +193,9 @@ class RestoreSync(keras.callbacks.Callback):
                     step=step,
                 )
         tracker.set_tags({"imgexp.resumed_from_epoch": epoch})
-        for _ in range(shuffle_draws(self.train, epoch)):
+        per_epoch = self.params.get("shuffle_draws_per_epoch")  # set by the custom loop
+        draws = per_epoch * epoch if per_epoch else shuffle_draws(self.train, epoch)
+        for _ in range(draws):
             iter(self.train)  # each new iterator draws the next shuffle order
         log.info("resumed at epoch %d of the same run", epoch + 1)
 
