@@ -9,6 +9,7 @@ logs over workers (keras-team/keras#20585, tensorflow/tensorflow#72388)."""
 from __future__ import annotations
 
 import logging
+import warnings
 
 import keras
 from omegaconf import DictConfig
@@ -43,15 +44,20 @@ def train(
             finetune.unfreeze(model, cfg.unfreeze)
             optimizer = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
         compile_model(model, optimizer, data, cfg)
-        fitted = model.fit(
-            epoch_batches(data.train, cfg),
-            validation_data=data.validation,
-            initial_epoch=start,
-            epochs=stop,
-            callbacks=all_callbacks,
-            verbose=int(cfg.verbose),
-            shuffle=False,  # the tf.data pipeline shuffles
-        )
+        with warnings.catch_warnings():
+            # An epoch is one pass over the data; when its length is unknown to tf.data (folder
+            # datasets: ignore_errors) Keras finds the end in epoch 1 and warns "Your input ran
+            # out of data", which here is never a problem, only noise.
+            warnings.filterwarnings("ignore", "Your input ran out of data", UserWarning)
+            fitted = model.fit(
+                epoch_batches(data.train, cfg),
+                validation_data=data.validation,
+                initial_epoch=start,
+                epochs=stop,
+                callbacks=all_callbacks,
+                verbose=int(cfg.verbose),
+                shuffle=False,  # the tf.data pipeline shuffles
+            )
         for key, values in fitted.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     return history
