@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,3 +130,37 @@ def test_backup_location_follows_the_config(isolated_home: Path) -> None:
     assert backup_dir(one, root) != backup_dir(other, root)
     assert backup_dir(one, root).parent == root / "backups"
     assert backup_dir(one, root).name.startswith("digits-mlp-")
+
+
+def test_a_run_that_failed_before_its_first_epoch_is_not_reopened(isolated_home: Path) -> None:
+    import imgexp
+
+    command = ("dataset=digits", "dataset.classes=[nope]", "trainer.epochs=1")
+    for _ in range(2):  # the very same command, twice
+        with pytest.raises(ValueError, match="nope"):
+            imgexp.train(*command)
+    found = runs(isolated_home)
+    assert len(found) == 2  # the retry is a new run; the first stays the record of its failure
+    assert {run.info.status for run in found} == {"FAILED"}
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_killed(isolated_home: Path) -> None:
+    from imgexp.trainer.resume import RUN_FILE, ResumeSession, write_json
+
+    cfg = compose_config("dataset=digits")
+    client = MlflowClient(cfg.tracking.uri)
+    orphan = client.create_run(client.create_experiment("orphans")).info.run_id  # RUNNING
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    directory = backup_dir(plain_config(cfg), cfg.paths.root)
+    directory.mkdir(parents=True)
+    write_json(directory / RUN_FILE, {"run_id": orphan, "pid": int(dead.stdout),
+                                      "host": socket.gethostname()})  # fmt: skip
+
+    session = ResumeSession.open(directory, cfg.tracking)
+
+    assert session is not None and session.run_id is None  # nothing saved: a new run
+    assert not directory.exists()
+    run = client.get_run(orphan)
+    assert run.info.status == "KILLED"
+    assert "before the first epoch" in run.data.tags["imgexp.error"]

@@ -13,6 +13,10 @@ completed epoch:
   epochs), so with ``trainer.deterministic=true`` the final metrics equal an uninterrupted run;
 - the directory is deleted once the run has finished.
 
+A run that ended before its first epoch was backed up (an error in the data or the config, or a
+kill during epoch 1) has nothing to continue: the same command then starts a new run, the failed
+one stays the record of its failure, and one left RUNNING by a killed process is marked KILLED.
+
 The backup is written before the epoch's metrics are logged, so the state on disk is never
 behind what MLflow shows. Exact equality needs every random state in the backup; random
 augmentation in the tf.data pipeline and dropout draw from generators that are not in it, so
@@ -101,6 +105,13 @@ class ResumeSession:
                         "without a backup", pid, directory)  # fmt: skip
             return None
         run_id = state.get("run_id")
+        if state and not has_checkpoint(directory):
+            # Ended (failed, or killed) before its first epoch was saved: nothing to continue,
+            # and a failed run stays the record of its failure; the retry is a new run.
+            log.info("backup %s holds no finished epoch; starting a new run", directory)
+            close_abandoned(run_id, tracking)
+            shutil.rmtree(directory, ignore_errors=True)
+            state, run_id = {}, None
         if state and not usable_run(run_id, tracking):
             log.warning("backup %s belongs to run %s, which this store cannot continue; "
                         "starting afresh", directory, run_id)  # fmt: skip
@@ -135,6 +146,29 @@ class ResumeSession:
     def finish(self) -> None:
         """The run has finished: its backup is no longer needed."""
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def has_checkpoint(directory: Path) -> bool:
+    """Whether BackupAndRestore saved at least one epoch there."""
+    keras_dir = directory / KERAS_DIR
+    return keras_dir.is_dir() and any(keras_dir.iterdir())
+
+
+def close_abandoned(run_id: str | None, tracking: Any) -> None:
+    """A run left RUNNING by a process that is gone (SIGKILL before its first epoch) is
+    marked KILLED, so its status tells the truth."""
+    if not (tracking.enabled and run_id):
+        return
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking.uri)
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, "imgexp.error", "its process ended before the first epoch")
+            client.set_terminated(run_id, "KILLED")
+    except MlflowException:
+        log.warning("could not mark the abandoned run %s KILLED", run_id)
 
 
 def usable_run(run_id: str | None, tracking: Any) -> bool:
