@@ -5,6 +5,7 @@ against a real ``mlflow server`` over HTTP."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -92,9 +93,38 @@ def test_a_failing_job_does_not_stop_the_others(isolated_home: Path) -> None:
     assert "diverged" in failed.data.tags["imgexp.error"]
     assert "learning_rate=0.01" in finished.data.tags["imgexp.overrides"]
     assert parent.info.status == "FAILED"  # closed although Hydra re-raised
+    assert parent.data.tags["imgexp.error"] == "1 of 2 jobs did not finish"
     assert parent.data.tags["imgexp.failed_runs"] == failed.info.run_id
     assert parent.data.tags["imgexp.best_run_id"] == finished.info.run_id
     assert "FAILED" in out.stdout and "1 failed" in out.stdout  # the end-of-sweep table
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_sweep_ends_the_job_and_the_parent_killed(isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True)
+    env = dict(os.environ, IMGEXP_HOME=str(isolated_home))
+    imgexp = str(Path(sys.executable).parent / "imgexp")
+    process = subprocess.Popen(
+        [imgexp, "-m", *TINY, "trainer.epochs=100000", "optimizer.learning_rate=0.01,0.02"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=isolated_home,
+    )  # fmt: skip
+    uri = store_uri(isolated_home)
+    deadline = time.time() + 300
+    training = False
+    while not training and time.time() < deadline and process.poll() is None:
+        time.sleep(1)
+        try:
+            parent, children = sweep_runs(uri)
+            training = bool(children and children[0].data.metrics.get("loss") is not None)
+        except Exception:  # noqa: BLE001 - the store or the parent does not exist yet
+            continue
+    assert training, "the first job never logged an epoch"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) != 0
+    parent, children = sweep_runs(uri)
+    assert [c.info.status for c in children] == ["KILLED"]  # the second job never started
+    assert parent.info.status == "KILLED"
+    assert parent.data.tags["imgexp.error"] == "sweep interrupted by signal SIGTERM"
 
 
 @pytest.mark.slow

@@ -69,10 +69,18 @@ class StopRequest:
 
     def deliver(self) -> None:
         self.delivered = True
-        raise KeyboardInterrupt(f"signal {signal.Signals(self.signum).name}")
+        name = signal.Signals(self.signum).name
+        DELIVERED.append(name)
+        raise KeyboardInterrupt(f"signal {name}")
 
 
 ACTIVE: list[StopRequest] = []  # the innermost block's request last
+DELIVERED: list[str] = []  # every signal this process turned into an interrupt
+
+
+def interrupted() -> str | None:
+    """The signal (``"SIGTERM"``, ``"SIGINT"``) that stopped this process, if one did."""
+    return DELIVERED[-1] if DELIVERED else None
 
 
 def raise_if_stopping() -> None:

@@ -11,6 +11,7 @@ tools (aggregation of repeats, reports) can build on it."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from imgexp.tracking.env import PARENT_RUN_ENV, SWEEP_NAME_ENV
+from imgexp.tracking.interrupts import interrupted, interrupts_at_safe_points
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,9 @@ class MlflowSweepCallback(Callback):
     def __init__(self) -> None:
         self.parent_run_id: str | None = None
         self._config: DictConfig | None = None
+        # Ctrl-C/SIGTERM between jobs (or in the launcher's wait) ends the sweep KILLED, not
+        # the process at once with the parent left RUNNING; each job has its own inside.
+        self._interrupts = contextlib.ExitStack()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.tracking.enabled:
@@ -190,16 +195,19 @@ class MlflowSweepCallback(Callback):
         os.environ[PARENT_RUN_ENV] = self.parent_run_id
         os.environ[SWEEP_NAME_ENV] = name
         atexit.register(self.close, completed=False)
+        self._interrupts.enter_context(interrupts_at_safe_points())
         log.info("MLflow sweep parent run %s (%s)", self.parent_run_id, name)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.close(completed=True)
 
     def close(self, completed: bool) -> None:
-        """Summarise and end the parent run once: FINISHED when the sweep ran to its end
-        (failed jobs are listed on it), FAILED when it was aborted."""
+        """Summarise and end the parent run once: FINISHED when the sweep ran to its end,
+        FAILED when a job failed (they are listed on it) or it was aborted, KILLED when
+        Ctrl-C/SIGTERM stopped it."""
         if self.parent_run_id is None or self._config is None:
             return
+        self._interrupts.close()
         parent_run_id, config = self.parent_run_id, self._config
         self.parent_run_id = None
         os.environ.pop(PARENT_RUN_ENV, None)
@@ -207,16 +215,23 @@ class MlflowSweepCallback(Callback):
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(config.tracking.uri)
+        status = "FINISHED" if completed else "FAILED"
         try:
             summary = summarize(
                 client, parent_run_id, config.objective.metric, str(config.objective.direction)
             )
             record(client, summary)
             log_sweep_files(client, parent_run_id, Path(str(config.hydra.sweep.dir)))
-            if not completed:
-                client.set_tag(parent_run_id, "imgexp.error", "sweep aborted before its end")
+            if signal_name := interrupted():
+                status, reason = "KILLED", f"sweep interrupted by signal {signal_name}"
+            elif summary.failed:
+                reason = f"{len(summary.failed)} of {len(summary.jobs)} jobs did not finish"
+            else:
+                reason = "sweep aborted before its end"
+            if status != "FINISHED":
+                client.set_tag(parent_run_id, "imgexp.error", reason)
         finally:
-            client.set_terminated(parent_run_id, "FINISHED" if completed else "FAILED")
+            client.set_terminated(parent_run_id, status)
 
 
 def log_sweep_files(client: Any, parent_run_id: str, sweep_dir: Path) -> None:
