@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from imgexp.tracking.interrupts import raise_if_stopping
+
 
 @dataclass
 class Predictions:
@@ -44,6 +46,7 @@ def predict_split(
         # Keras' predict_on_batch would return every worker's copy of the batch, gathered
         forward = tf.function(lambda images: model(images, training=False))
     for images, batch_labels in dataset:
+        raise_if_stopping()  # Ctrl-C/SIGTERM stop between batches (see tracking.interrupts)
         batch_probabilities = np.asarray(forward(images), np.float32)
         batch_labels = np.asarray(batch_labels).astype(np.int64).reshape(-1)
         correct = batch_probabilities.argmax(axis=1) == batch_labels
