@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from imgexp.dataset import download, layout, locate
+from imgexp.dataset import download, layout, locate, scan_cache
 from imgexp.dataset.files import FileTable, ImageFiles, SkippedFile
-from imgexp.dataset.scan import ImageInfo, scan_images
+from imgexp.dataset.scan import ImageInfo
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
         for label, paths in by_class.items()
         for path in paths
     ]
-    results = scan_images([path for _, _, path in rows])
+    results = scan_cache.scan_folder([path for _, _, path in rows], root)
     skipped = [result for result in results if isinstance(result, SkippedFile)]
     if skipped and cfg.get("strict"):
         listed = "\n  ".join(f"{bad.path}: {bad.reason}" for bad in skipped[:20])

@@ -1,0 +1,92 @@
+"""Remembers what the scan learnt about each file, so that later runs on the same folder (every
+job of a sweep, every rerun) check only the files that changed instead of re-reading them all.
+
+A file counts as unchanged while its size and modification time (ns) are the same, the test
+``make`` and ``rsync`` use; delete ``$IMGEXP_HOME/cache/scan/`` to force a full rescan. One JSON
+file per dataset root, replaced atomically, so parallel jobs never read half of one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from imgexp.dataset.files import SkippedFile
+from imgexp.dataset.scan import ImageInfo, scan_images
+from imgexp.paths import imgexp_home
+
+Result = ImageInfo | SkippedFile
+Key = tuple[int, int]  # (size, mtime_ns)
+
+
+def scan_folder(paths: list[str], root: str | Path) -> list[Result]:
+    """`scan_images` for the files of one dataset root, reading only new or changed files."""
+    file = cache_file(root)
+    entries = load(file)
+    keys = [file_key(path) for path in paths]
+    results: list[Result | None] = [
+        lookup(entries.get(path), path, key) for path, key in zip(paths, keys, strict=True)
+    ]
+    todo = [index for index, result in enumerate(results) if result is None]
+    if todo:
+        fresh = scan_images([paths[index] for index in todo])
+        for index, result in zip(todo, fresh, strict=True):
+            results[index] = result
+            if keys[index] is not None:
+                entries[paths[index]] = entry(result, keys[index])
+        save(file, entries)
+    return [result for result in results if result is not None]  # every slot is filled now
+
+
+def cache_file(root: str | Path) -> Path:
+    """Where the scan results of one dataset root are kept."""
+    digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return Path(imgexp_home()) / "cache" / "scan" / f"{digest}.json"
+
+
+def file_key(path: str) -> Key | None:
+    """(size, mtime_ns) of a file, or None when it cannot be stat'ed (scanned, then skipped)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def load(file: Path) -> dict[str, Any]:
+    """The cached entries, or none when the file is missing or unreadable."""
+    try:
+        entries = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def lookup(entry: Any, path: str, key: Key | None) -> Result | None:
+    """The cached result for ``path`` when its entry matches the file as it is now."""
+    if key is None or not isinstance(entry, dict) or entry.get("key") != list(key):
+        return None
+    if "skipped" in entry:
+        return SkippedFile(path, str(entry["skipped"]))
+    image_format, height, width, sha256 = entry["info"]
+    return ImageInfo(str(image_format), int(height), int(width), str(sha256))
+
+
+def entry(result: Result, key: Key) -> dict[str, Any]:
+    if isinstance(result, SkippedFile):
+        return {"key": list(key), "skipped": result.reason}
+    return {"key": list(key), "info": [result.format, result.height, result.width, result.sha256]}
+
+
+def save(file: Path, entries: dict[str, Any]) -> None:
+    """Write atomically; a cache that cannot be written only costs a rescan next time."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=file.parent, delete=False) as handle:
+            json.dump(entries, handle)
+        os.replace(handle.name, file)
+    except OSError:
+        pass

@@ -1,0 +1,74 @@
+"""The scan of a folder is remembered: a later run reads only new or changed files, gets the
+same results as a full scan, and a broken cache file only costs a rescan."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imgexp.dataset import scan, scan_cache
+
+
+def write_images(root: Path, count: int) -> list[str]:
+    (root / "cls").mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = root / "cls" / f"{index}.png"
+        Image.new("RGB", (8 + index, 6), (index * 20 % 256, 0, 0)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the scan really opens (the real check, counted)."""
+    opened: list[str] = []
+    real = scan.check_image
+
+    def counting(path: str):
+        opened.append(path)
+        return real(path)
+
+    monkeypatch.setattr(scan, "check_image", counting)
+    return opened
+
+
+def test_a_second_scan_reads_only_what_changed(
+    tmp_path: Path, isolated_home: Path, reads: list[str]
+) -> None:
+    root = tmp_path / "data"
+    paths = write_images(root, 5)
+    broken = root / "cls" / "broken.png"
+    broken.write_bytes(b"not an image")
+    paths.append(str(broken))
+
+    first = scan_cache.scan_folder(paths, root)
+    assert len(reads) == 6 and isinstance(first[-1], scan.SkippedFile)
+    assert scan_cache.cache_file(root).is_relative_to(isolated_home)
+
+    reads.clear()
+    assert scan_cache.scan_folder(paths, root) == first  # all from the cache
+    assert reads == []
+
+    Image.new("RGB", (9, 9), (0, 255, 0)).save(broken, format="PNG")  # repaired
+    os.utime(broken, ns=(1, 1))  # a different mtime even on coarse clocks
+    new = write_images(root / "more", 1)
+    third = scan_cache.scan_folder(paths + new, root)
+    assert sorted(reads) == sorted([str(broken), *new])
+    assert third == scan.scan_images(paths + new)  # identical to a full scan
+    assert isinstance(third[5], scan.ImageInfo) and third[5].width == 9
+
+
+def test_a_broken_cache_only_costs_a_rescan(
+    tmp_path: Path, isolated_home: Path, reads: list[str]
+) -> None:
+    root = tmp_path / "data"
+    paths = write_images(root, 3)
+    expected = scan_cache.scan_folder(paths, root)
+    scan_cache.cache_file(root).write_text("{half a json")
+    reads.clear()
+    assert scan_cache.scan_folder(paths, root) == expected
+    assert len(reads) == 3
