@@ -8,11 +8,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# A throwaway imgexp home: runs and the folder-scan cache start cold in every benchmark.
+os.environ["IMGEXP_HOME"] = tempfile.mkdtemp(prefix="imgexp-bench-home-")
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+
+T = TypeVar("T")
 
 
 def generate_jpegs(root: Path, count: int, size: tuple[int, int], classes: int = 5) -> Path:
@@ -43,8 +48,8 @@ def bench_dir(name: str) -> Path:
     return path
 
 
-def timed(function: Callable[[], int]) -> tuple[float, int]:
-    """(seconds, items) of one call of ``function`` (which returns how many items it did)."""
+def timed(function: Callable[[], T]) -> tuple[float, T]:
+    """(seconds, result) of one call of ``function`` (e.g. how many items it did)."""
     start = time.perf_counter()
     items = function()
     return time.perf_counter() - start, items
