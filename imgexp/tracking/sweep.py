@@ -179,6 +179,14 @@ class MlflowSweepCallback(Callback):
         # the process at once with the parent left RUNNING; each job has its own inside.
         self._interrupts = contextlib.ExitStack()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Launchers (joblib, submitit) pickle the callbacks for their workers; the signal
+        handlers stay with the launcher process."""
+        return {key: value for key, value in self.__dict__.items() if key != "_interrupts"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _interrupts=contextlib.ExitStack())
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.tracking.enabled:
             return
