@@ -6,7 +6,6 @@ dataset digest are warned about, and the new run is tagged ``imgexp.rerun_of=<ru
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -15,9 +14,13 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from imgexp.job import JobInfo, TrainResult
+from imgexp.tracking import names
+from imgexp.tracking.uri import default_tracking_uri
+
 log = logging.getLogger(__name__)
 
-CONFIG_ARTIFACT = "config/config.yaml"
+CONFIG_ARTIFACT = names.CONFIG_ARTIFACT
 
 
 class RerunError(RuntimeError):
@@ -35,7 +38,7 @@ class RerunSource:
     @property
     def expected_digest(self) -> str | None:
         """The dataset digest the original run saw."""
-        return self.tags.get("dataset.digest")
+        return self.tags.get(names.DATASET_DIGEST_TAG)
 
 
 def fetch(run_id: str, uri: str) -> RerunSource:
@@ -92,39 +95,18 @@ def version_warnings(tags: dict[str, str]) -> list[str]:
     ]
 
 
-def rerun(run_id: str, overrides: list[str], uri: str | None = None):
+def rerun(run_id: str, overrides: list[str], uri: str | None = None) -> TrainResult:
     """Rebuild run ``run_id``'s config, apply ``overrides`` and train it into a new run."""
-    from imgexp.api import default_tracking_uri
-
     source = fetch(run_id, uri or default_tracking_uri())
     config = apply_overrides(source.config, overrides)
-    from imgexp.runner import JobInfo, run
+    from imgexp.runner import run
 
     for message in version_warnings(source.tags):
         log.warning("rerun of %s: %s", run_id, message)
     job = JobInfo(
         overrides=list(overrides),
-        preset=source.tags.get("imgexp.preset") or None,
+        preset=source.tags.get(names.PRESET_TAG) or None,
         rerun_of=run_id,
         expected_digest=source.expected_digest,
     )
     return run(config, job)
-
-
-def main(argv: list[str]) -> int:
-    """Entry of ``imgexp rerun``."""
-    parser = argparse.ArgumentParser(
-        prog="imgexp rerun", description="Train again from the exact config a run logged."
-    )
-    parser.add_argument("run_id")
-    parser.add_argument("overrides", nargs="*", help="key=value on top of the logged config")
-    parser.add_argument("--tracking-uri", help="MLflow store holding the run (default: imgexp's)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
-    try:
-        result = rerun(args.run_id, args.overrides, args.tracking_uri)
-    except RerunError as error:
-        parser.exit(2, f"imgexp rerun: error: {error}\n")
-    print(f"test accuracy: {result.metrics.get('test_accuracy', float('nan')):.4f}")
-    print(f"MLflow run id: {result.run_id} (rerun of {args.run_id})")
-    return 0

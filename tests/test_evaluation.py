@@ -17,8 +17,8 @@ from sklearn import metrics as skm
 from imgexp.api import compose_config
 from imgexp.dataset.build import build_data
 from imgexp.evaluation import confusion
+from imgexp.evaluation.logged_model import evaluate_logged_model, labels_as_model_classes
 from imgexp.evaluation.metrics import summary_metrics
-from imgexp.evaluation.task import evaluate_logged_model, labels_as_model_classes
 
 ARTIFACTS = {
     "plots/training_curves.png",
@@ -194,7 +194,7 @@ def test_eval_console_script(trained_digits) -> None:
 
 
 def test_eval_of_an_unknown_run_names_it(trained_digits, monkeypatch, capsys) -> None:
-    from imgexp.evaluation.cli import main
+    from imgexp.cli.eval_command import main
 
     monkeypatch.setenv("IMGEXP_HOME", str(trained_digits[0]))
     assert main(["runs:/0123456789abcdef/model"]) == 1

@@ -14,10 +14,10 @@ from mlflow.tracking import MlflowClient
 from test_dataset_folders import file_ids, make_classes
 
 import imgexp
-from imgexp import crossval
 from imgexp.api import compose_config
 from imgexp.dataset import splits
 from imgexp.dataset.build import ArrayTable, build_data
+from imgexp.groups import members as group_members
 
 TINY = ("dataset=digits", "model.hidden_units=[16]", "trainer.epochs=2", "trainer.verbose=0",
         "tracking.log_model=false")  # fmt: skip
@@ -89,7 +89,7 @@ def test_three_folds_of_an_image_folder_are_disjoint_and_cover_the_training_spli
 )
 def test_bad_group_settings_fail_before_training(overrides: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        crossval.members(compose_config(*overrides))
+        group_members.members(compose_config(*overrides))
 
 
 def test_more_folds_than_examples_of_a_class_is_named() -> None:
@@ -98,10 +98,10 @@ def test_more_folds_than_examples_of_a_class_is_named() -> None:
 
 
 def test_members_of_folds_times_repeats() -> None:
-    plan = crossval.members(compose_config("dataset.cv.folds=2", "trainer.repeats=2",
+    plan = group_members.members(compose_config("dataset.cv.folds=2", "trainer.repeats=2",
                                            "trainer.seed=7"))  # fmt: skip
     assert [(m.fold, m.seed) for m in plan] == [(0, 7), (0, 8), (1, 7), (1, 8)]
-    assert crossval.members(compose_config("trainer.repeats=1")) == []  # a single run
+    assert group_members.members(compose_config("trainer.repeats=1")) == []  # a single run
 
 
 @pytest.mark.slow

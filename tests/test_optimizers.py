@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imgexp.api import compose_config
-from imgexp.schedule.build import build_optimizer
+from imgexp.optimizer.build import build_optimizer
 from imgexp.trainer.losses import Accuracy, CrossEntropy
 
 # 100 training images with batch 10: 10 optimizer steps per epoch.

@@ -12,8 +12,9 @@ from helpers import run_cli, store_uri
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 
-from imgexp.tracking import aggregate
-from imgexp.tracking.sweep import children
+from imgexp.groups import aggregate, history
+from imgexp.groups.summary import children
+from imgexp.tracking.names import GROUP_CURVES_PNG
 
 TINY = ("dataset=digits", "model.hidden_units=[16]", "trainer.epochs=2", "trainer.verbose=0",
         "tracking.log_model=false")  # fmt: skip
@@ -35,7 +36,7 @@ def test_aggregate_is_numpy_mean_and_population_std_of_common_metrics() -> None:
 
 
 def test_mean_history_counts_each_epoch_over_the_runs_that_reached_it() -> None:
-    means, stds = aggregate.mean_history([{"val_loss": [3.0, 2.0, 1.0]}, {"val_loss": [5.0, 4.0]}])
+    means, stds = history.mean_history([{"val_loss": [3.0, 2.0, 1.0]}, {"val_loss": [5.0, 4.0]}])
     assert means["val_loss"] == [4.0, 3.0, 1.0] and stds["val_loss"] == [1.0, 1.0, 0.0]
 
 
@@ -83,7 +84,7 @@ def test_several_groups_get_one_nested_group_run_each(isolated_home: Path) -> No
         assert run.data.metrics["val_accuracy_std"] == pytest.approx(np.std(finals))
         assert run.data.metrics["n"] == 2
         assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")] == [
-            aggregate.GROUP_CURVES
+            GROUP_CURVES_PNG
         ]
     # A plain sweep has nothing to average.
     assert len(aggregate.sweep_groups(children(client, parent_id))) == 2
@@ -107,6 +108,6 @@ def test_three_seeds_give_a_parent_with_numpy_mean_and_std(isolated_home: Path) 
         assert parent.data.metrics[f"{metric}_std"] == pytest.approx(np.std(values), abs=1e-12)
     assert parent.data.metrics["n"] == 3
     plots = [a.path for a in client.list_artifacts(parent.info.run_id, "plots")]
-    assert aggregate.GROUP_CURVES in plots and "plots/sweep_curves.png" in plots
+    assert GROUP_CURVES_PNG in plots and "plots/sweep_curves.png" in plots
     mean = parent.data.metrics["val_accuracy_mean"]
     assert f"| all | 3 | {mean:.4f} ± " in out  # the report printed at the end of the sweep

@@ -12,8 +12,8 @@ import pytest
 from helpers import run_cli, store_uri
 from mlflow.tracking import MlflowClient
 
-from imgexp.report import main as report_main
-from imgexp.tracking import report
+from imgexp.cli.report_command import main as report_main
+from imgexp.tracking import names
 
 TINY = ("dataset=digits", "model.hidden_units=[16]", "trainer.epochs=2", "trainer.verbose=0",
         "tracking.log_model=false")  # fmt: skip
@@ -40,13 +40,13 @@ def artifact_text(home: Path, run_id: str, path: str, tmp_path: Path) -> str:
 def test_report_lists_the_failed_child_with_its_error(failed_sweep, tmp_path: Path) -> None:
     home, out, parent = failed_sweep
     assert out.returncode != 0  # Hydra's basic launcher reports the failed job at the end
-    markdown = artifact_text(home, parent.info.run_id, report.REPORT_MD, tmp_path)
+    markdown = artifact_text(home, parent.info.run_id, names.SWEEP_REPORT_MD, tmp_path)
     assert markdown in out.stdout  # printed to the terminal as logged
     assert "### Failed (1)" in markdown
     assert "- FAILED `dataset.classes=[nope]`" in markdown
     assert "dataset.classes: ['nope'] not found; available classes" in markdown
     rows = list(csv.DictReader(io.StringIO(
-        artifact_text(home, parent.info.run_id, report.REPORT_CSV, tmp_path))))  # fmt: skip
+        artifact_text(home, parent.info.run_id, names.SWEEP_REPORT_CSV, tmp_path))))  # fmt: skip
     assert [row["status"] for row in rows] == ["FINISHED", "FAILED"]  # best first, failed last
     assert "dataset.classes=[0,1]" in rows[0]["overrides"] and not rows[0]["error"]
     assert float(rows[0]["val_accuracy"]) > 0 and float(rows[0]["wall_s"]) > 0
@@ -62,7 +62,7 @@ def test_imgexp_report_prints_the_same_table_for_a_past_sweep(
     failed_sweep, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     home, _, parent = failed_sweep
-    logged = artifact_text(home, parent.info.run_id, report.REPORT_MD, tmp_path)
+    logged = artifact_text(home, parent.info.run_id, names.SWEEP_REPORT_MD, tmp_path)
     uri = store_uri(home)
     for target in ("imgexp", parent.info.run_id):  # experiment name (its latest sweep), or id
         assert report_main([target, "--tracking-uri", uri]) == 0

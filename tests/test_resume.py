@@ -17,7 +17,7 @@ from helpers import run_cli, store_uri
 from mlflow.tracking import MlflowClient
 
 from imgexp.api import compose_config
-from imgexp.runner import plain_config
+from imgexp.job import plain_config
 from imgexp.trainer.resume import backup_dir
 
 TESTS = Path(__file__).resolve().parent

@@ -12,9 +12,9 @@ from helpers import store_uri
 from mlflow.tracking import MlflowClient
 
 import imgexp
+from imgexp.groups.summary import record, summarize
 from imgexp.tracking.secrets import MASK, Redactor, is_secret_key, mask_override
 from imgexp.tracking.store import TrackingStoreError
-from imgexp.tracking.sweep import record, summarize
 
 TINY = ("dataset=digits", "model.hidden_units=[8]", "trainer.epochs=1", "tracking.log_model=false")
 SECRET = "hunter2-config-secret"

@@ -49,10 +49,12 @@ def build_data(
             f"{cfg._target_} returned {type(loaded).__name__}, not ImageArrays or ImageFiles"
         )
     log.info(
-        "dataset %s from %s: %s; classes %s", bundle.name, bundle.source,
+        "dataset %s from %s: %s; classes %s",
+        bundle.name,
+        bundle.source,
         ", ".join(f"{split} {count}" for split, count in bundle.counts.items()),
         bundle.class_names,
-    )  # fmt: skip
+    )
     return bundle
 
 
@@ -74,10 +76,15 @@ def bundle_from_arrays(
 
     def make(split: str):
         return pipeline.from_arrays(
-            tables[split].images, tables[split].labels, batch_size,
-            training=split == "train", seed=seed, shuffle_buffer=int(cfg.shuffle_buffer),
-            image_size=image_size, augment=augment if split == "train" else None,
-        )  # fmt: skip
+            tables[split].images,
+            tables[split].labels,
+            batch_size,
+            training=split == "train",
+            seed=seed,
+            shuffle_buffer=int(cfg.shuffle_buffer),
+            image_size=image_size,
+            augment=augment if split == "train" else None,
+        )
 
     return DataBundle(
         name=cfg.name,
@@ -100,9 +107,12 @@ def bundle_from_files(
 ) -> DataBundle:
     """Split the scanned files as configured; each split decodes, caches and batches itself."""
     tables: dict[str, FileTable] = splits.split_tables(
-        cfg, data.splits["train"], data.splits.get("test"), data.splits.get("validation"),
+        cfg,
+        data.splits["train"],
+        data.splits.get("test"),
+        data.splits.get("validation"),
         shuffle_before_take=True,
-    )  # fmt: skip
+    )
     source = splits.validation_source(cfg)  # "cv" for a k-fold member
     if "validation" in data.splits and source != "dir":
         log.info("%s: the val/ folder is unused (dataset.validation.source=dir uses it)", cfg.name)
@@ -117,16 +127,20 @@ def bundle_from_files(
         reused = split != "test" or source == "test"  # test alone: read once
         decoded[split] = pipeline.cached(
             pipeline.decoded_files(tables[split], image_size, channels),
-            cfg.cache if reused else None, prefix,
-        )  # fmt: skip
+            cfg.cache if reused else None,
+            prefix,
+        )
     decoded.setdefault("validation", decoded.get("test") if "validation" in tables else None)
 
     def make(split: str) -> tf.data.Dataset:
         return pipeline.batch(
-            decoded[split], batch_size, training=split == "train", seed=seed,
+            decoded[split],
+            batch_size,
+            training=split == "train",
+            seed=seed,
             shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
             augment=augment if split == "train" else None,
-        )  # fmt: skip
+        )
 
     sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))
     sample = pipeline.decoded_files(sample_files, image_size, channels).batch(SAMPLE_SIZE)

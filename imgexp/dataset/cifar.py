@@ -18,9 +18,17 @@ ARCHIVE = "cifar-10-python.tar.gz"
 BATCHES = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{n}" for n in range(1, 6)]
 CLASSES = [
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-]  # fmt: skip
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MANUAL = f"get {ORIGIN} and pass dataset.data_dir=<the directory holding it>"
 # Where a base directory may hold the batches: extracted, keras' cache layout, or the archive.
@@ -28,11 +36,14 @@ SUBDIRS = [BATCHES, f"{BATCHES}-target/{BATCHES}", ""]
 # The only globals the CIFAR pickles need: numpy arrays. Anything else is refused, so a
 # tampered batch file cannot run code when it is unpickled.
 ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
     ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
-}  # fmt: skip
+}
 
 
 class BatchUnpickler(pickle.Unpickler):
@@ -114,8 +125,10 @@ def load_cifar10(cfg: DictConfig) -> ImageArrays:
         )
         raise FileNotFoundError(
             locate.not_found_message(
-                "cifar10: the CIFAR-10 python batches", bases, layout,
+                "cifar10: the CIFAR-10 python batches",
+                bases,
+                layout,
                 "Add dataset.download=true when online.",
             )
-        )  # fmt: skip
+        )
     return read_cifar10(found)

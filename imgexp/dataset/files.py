@@ -32,9 +32,12 @@ class FileTable:
     def take(self, indices: np.ndarray) -> FileTable:
         """The rows at ``indices`` (in that order)."""
         return FileTable(
-            self.paths[indices], self.labels[indices], self.formats[indices],
-            self.sizes[indices], self.hashes[indices],
-        )  # fmt: skip
+            self.paths[indices],
+            self.labels[indices],
+            self.formats[indices],
+            self.sizes[indices],
+            self.hashes[indices],
+        )
 
     @classmethod
     def empty(cls) -> FileTable:

@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from imgexp.dataset import download, layout, locate, scan_cache
+from imgexp.dataset import layout, locate, scan_cache
 from imgexp.dataset.files import FileTable, ImageFiles, SkippedFile
+from imgexp.dataset.folder_sources import (
+    CALTECH101,
+    CHEST_XRAY,
+    FLOWERS,
+    IMAGE_FOLDER,
+    FolderSource,
+)
 from imgexp.dataset.scan import ImageInfo
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FolderSource:
-    """What tells one folder dataset from another: where it usually lives and how it looks."""
-
-    dirs: tuple[str, ...] = ()  # usual directory names under $IMGEXP_DATA_DIR / keras' cache
-    subdirs: tuple[str, ...] = ("",)  # where in such a directory the root is, most specific first
-    split_layout: bool | None = None  # True: train/val/test; False: class folders; None: either
-    aliases: dict[str, str] = field(default_factory=dict)  # class name -> folder name on disk
-    exclude: tuple[str, ...] = ()  # class folders left out unless `classes:` names them
-    advice: str = ""  # how to get the data
-    fetch: Callable[[], None] | None = None  # download=true (keras' downloader)
 
 
 def accepts(source: FolderSource) -> Callable[[Path], bool]:
@@ -86,8 +79,12 @@ def list_splits(
         for label, (_, train_dir) in enumerate(chosen):
             folder = on_disk.get(train_dir.name)
             if folder is None:
-                log.warning("%s has no %s/ folder: no %s images of that class", split_dir,
-                            train_dir.name, split)  # fmt: skip
+                log.warning(
+                    "%s has no %s/ folder: no %s images of that class",
+                    split_dir,
+                    train_dir.name,
+                    split,
+                )
                 continue
             images, other = layout.list_images(folder)
             if not images:
@@ -135,9 +132,11 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
     if skipped:
         log.warning(
             "skipped %d of %d image files that cannot be decoded (listed in dataset.json), "
-            "e.g. %s", len(skipped), len(rows),
+            "e.g. %s",
+            len(skipped),
+            len(rows),
             "; ".join(f"{bad.path}: {bad.reason}" for bad in skipped[:3]),
-        )  # fmt: skip
+        )
     if ignored:
         log.info("ignored %d files without an image extension in %s", ignored, root)
     return ImageFiles(class_names, str(root), splits, skipped, ignored)
@@ -156,93 +155,6 @@ def check_classes_not_empty(
                     f"class folder {folder} ({class_names[label]!r}, {split}) holds no readable "
                     "image: every file failed to decode"
                 )
-
-
-def keras_archive(fname: str, origin: str, what: str, advice: str) -> Callable[[], None]:
-    """A download=true action: keras' downloader fetches and extracts into its cache."""
-
-    def fetch() -> None:
-        import keras
-
-        download.fetch(
-            origin, what, advice,
-            lambda: keras.utils.get_file(fname, origin=origin, extract=True),
-        )  # fmt: skip
-
-    return fetch
-
-
-FLOWERS_URL = (
-    "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
-)
-FLOWERS_HELP = (
-    f"flowers: TensorFlow's {FLOWERS_URL} (classes daisy dandelion roses sunflowers tulips) or "
-    "Kaggle's 'flowers-recognition' (rose, tulip, ...); unpack it and pass "
-    "dataset.data_dir=<dir> so that <dir>/<class>/*.jpg exists."
-)
-CHEST_XRAY_HELP = (
-    "chest_xray cannot be downloaded automatically: get 'Chest X-Ray Images (Pneumonia)' from "
-    "https://www.kaggle.com/datasets/paultimothymooney/chest-xray-pneumonia (Kaggle account "
-    "needed), unzip it, and pass dataset.data_dir=<the folder holding train/ val/ test/>."
-)
-CALTECH_URL = "https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip"
-CALTECH_HELP = (
-    f"caltech101: get {CALTECH_URL}, unpack it and the 101_ObjectCategories.tar.gz inside, "
-    "and pass dataset.data_dir=<the folder holding 101_ObjectCategories/>."
-)
-
-IMAGE_FOLDER = FolderSource()
-CHEST_XRAY = FolderSource(
-    dirs=("chest_xray", "chest-xray-pneumonia"),
-    # Kaggle's zip holds chest_xray/{train,val,test} and a duplicate chest_xray/chest_xray/.
-    subdirs=("chest_xray", ""),
-    split_layout=True,
-    advice=CHEST_XRAY_HELP,
-)
-FLOWERS = FolderSource(
-    dirs=("flowers", "flower_photos"),
-    subdirs=("flower_photos/flower_photos", "flower_photos", "flowers", ""),
-    split_layout=False,
-    aliases={
-        "roses": "rose",
-        "sunflowers": "sunflower",
-        "tulips": "tulip",
-        "rose": "roses",
-        "sunflower": "sunflowers",
-        "tulip": "tulips",
-    },  # fmt: skip
-    advice=FLOWERS_HELP + " Or add dataset.download=true when online.",
-    fetch=keras_archive("flower_photos", FLOWERS_URL, "flowers", FLOWERS_HELP),
-)
-
-
-def fetch_caltech101() -> None:
-    """The Caltech zip holds a second archive, 101_ObjectCategories.tar.gz: unpack both."""
-    import tarfile
-
-    import keras
-
-    def get() -> None:
-        extracted = Path(keras.utils.get_file("caltech101", origin=CALTECH_URL, extract=True))
-        for inner in extracted.rglob("101_ObjectCategories.tar.gz"):
-            with tarfile.open(inner) as archive:
-                archive.extractall(inner.parent, filter="data")
-
-    download.fetch(CALTECH_URL, "caltech101", CALTECH_HELP, get)
-
-
-CALTECH101 = FolderSource(
-    dirs=("caltech101", "caltech-101"),
-    subdirs=(
-        "101_ObjectCategories",
-        "caltech-101/101_ObjectCategories",
-        "",
-    ),  # fmt: skip
-    split_layout=False,
-    exclude=("BACKGROUND_Google",),  # clutter, not an object category
-    advice=CALTECH_HELP + " Or add dataset.download=true when online.",
-    fetch=fetch_caltech101,
-)
 
 
 def load_image_folder(cfg: DictConfig) -> ImageFiles:

@@ -21,9 +21,17 @@ FILES = {
 }
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 FASHION_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 
@@ -39,9 +47,7 @@ class IdxSource:
     apt_hint: str = ""
 
 
-MNIST = IdxSource(
-    "mnist", ("mnist",), tuple(str(d) for d in range(10)), npz="mnist.npz"
-)  # fmt: skip
+MNIST = IdxSource("mnist", ("mnist",), tuple(str(d) for d in range(10)), npz="mnist.npz")
 FASHION_MNIST = IdxSource(
     "fashion_mnist",
     ("fashion_mnist", "fashion-mnist"),
@@ -134,10 +140,11 @@ def load_idx_dataset(cfg: DictConfig, source: IdxSource) -> ImageArrays:
         import keras
 
         download.fetch(
-            KERAS_ORIGIN, source.keras_name, "put the four idx .gz files in a directory "
-            "and pass dataset.data_dir=<that directory>",
+            KERAS_ORIGIN,
+            source.keras_name,
+            "put the four idx .gz files in a directory and pass dataset.data_dir=<that directory>",
             getattr(keras.datasets, source.keras_name).load_data,
-        )  # fmt: skip
+        )
         found = find_source(bases, source.npz)
     if found is None:
         layout = "  <dir>/" + "\n  <dir>/".join(FILES.values())
@@ -145,10 +152,12 @@ def load_idx_dataset(cfg: DictConfig, source: IdxSource) -> ImageArrays:
             layout += f"\nor keras' single file <dir>/{source.npz}"
         raise FileNotFoundError(
             locate.not_found_message(
-                f"{cfg.name}: the idx files", bases, layout,
+                f"{cfg.name}: the idx files",
+                bases,
+                layout,
                 f"Add dataset.download=true when online. {source.apt_hint}".strip(),
             )
-        )  # fmt: skip
+        )
     return ImageArrays(class_names=list(source.classes), source=str(found), **read_source(found))
 
 

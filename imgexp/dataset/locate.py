@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from imgexp.paths import DATA_ENV, data_home
+from imgexp.paths.home import DATA_ENV, data_home
 
 
 def keras_datasets_dir() -> Path:

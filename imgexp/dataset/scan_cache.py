@@ -16,7 +16,7 @@ from typing import Any
 
 from imgexp.dataset.files import SkippedFile
 from imgexp.dataset.scan import ImageInfo, scan_images
-from imgexp.paths import imgexp_home
+from imgexp.paths.home import imgexp_home
 
 Result = ImageInfo | SkippedFile
 Key = tuple[int, int]  # (size, mtime_ns)

@@ -61,8 +61,9 @@ def fold_indices(
     from sklearn.model_selection import StratifiedKFold
 
     if not 0 <= fold < folds:
-        raise ValueError(f"dataset.cv.fold={fold} is not a fold of dataset.cv.folds={folds}: "
-                         f"use 0..{folds - 1}")  # fmt: skip
+        raise ValueError(
+            f"dataset.cv.fold={fold} is not a fold of dataset.cv.folds={folds}: use 0..{folds - 1}"
+        )
     counts = np.bincount(labels)
     small = [int(k) for k in np.flatnonzero((counts > 0) & (counts < folds))]
     if small:
@@ -118,8 +119,9 @@ def split_tables(
             order = np.random.default_rng(int(cfg.validation.seed)).permutation(order)
         kept, taken = validation_indices(train.labels[order], cfg.validation)
         train, tables["validation"] = (
-            train.take(np.sort(order[kept])), train.take(np.sort(order[taken]))
-        )  # fmt: skip
+            train.take(np.sort(order[kept])),
+            train.take(np.sort(order[taken])),
+        )
     elif source == "test":
         tables["validation"] = test
     elif source == "dir":

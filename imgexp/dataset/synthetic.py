@@ -34,9 +34,11 @@ def load(cfg: DictConfig) -> ImageArrays:
     for split, per_class in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
         labels = np.repeat(np.arange(len(class_names)), per_class)
         images = np.concatenate(
-            [class_images(k, len(class_names), per_class, shape, rng) for k in
-             range(len(class_names))]
-        )  # fmt: skip
+            [
+                class_images(k, len(class_names), per_class, shape, rng)
+                for k in range(len(class_names))
+            ]
+        )
         order = rng.permutation(len(labels))
         splits[split] = (images[order], labels[order])
     return ImageArrays(

@@ -34,12 +34,14 @@ def most_confused(counts: np.ndarray, class_names: list[str], top: int = 20) -> 
     for true, predicted in zip(*np.unravel_index(order, counts.shape), strict=True):
         if off_diagonal[true, predicted] == 0:
             break
-        pairs.append({
-            "true": class_names[true],
-            "predicted": class_names[predicted],
-            "count": int(counts[true, predicted]),
-            "rate": float(rates[true, predicted]),
-        })  # fmt: skip
+        pairs.append(
+            {
+                "true": class_names[true],
+                "predicted": class_names[predicted],
+                "count": int(counts[true, predicted]),
+                "rate": float(rates[true, predicted]),
+            }
+        )
     return pairs
 
 
@@ -68,11 +70,15 @@ def confusion_figure(counts: np.ndarray, class_names: list[str], title: str = ""
     for axis, (name, matrix, number_format) in zip(axes, panels, strict=True):
         display = ConfusionMatrixDisplay(matrix, display_labels=[str(c) for c in class_names])
         display.plot(
-            ax=axis, include_values=few, values_format=number_format, cmap="Blues",
-            xticks_rotation="vertical", colorbar=True,
+            ax=axis,
+            include_values=few,
+            values_format=number_format,
+            cmap="Blues",
+            xticks_rotation="vertical",
+            colorbar=True,
             im_kw={"vmin": 0, "vmax": 1} if number_format != "d" else None,
             text_kw={"fontsize": font_size},
-        )  # fmt: skip
+        )
         axis.set_title(name)
         axis.tick_params(labelsize=font_size)
     if title:
@@ -87,8 +93,12 @@ def most_confused_figure(pairs: list[dict], title: str = "") -> Figure:
     names = [f"{pair['true']} -> {pair['predicted']}" for pair in pairs][::-1]
     counts = [pair["count"] for pair in pairs][::-1]
     bars = axis.barh(names, counts, color="tab:red")
-    axis.bar_label(bars, labels=[f"{pair['rate']:.0%} of the class" for pair in pairs][::-1],
-                   padding=3, fontsize=8)  # fmt: skip
+    axis.bar_label(
+        bars,
+        labels=[f"{pair['rate']:.0%} of the class" for pair in pairs][::-1],
+        padding=3,
+        fontsize=8,
+    )
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.margins(x=0.25)
     axis.set_xlabel("test examples")

@@ -23,8 +23,9 @@ def sample_grid(
     height = 2.5 * rows + 0.5
     figure = Figure(figsize=(2.2 * columns, height))
     # Fixed margins: a layout engine over 25 axes costs seconds per run, for nothing here.
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.01, top=1 - 0.85 / height,
-                           wspace=0.1, hspace=0.35)  # fmt: skip
+    figure.subplots_adjust(
+        left=0.02, right=0.98, bottom=0.01, top=1 - 0.85 / height, wspace=0.1, hspace=0.35
+    )
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for axis in axes:
         axis.axis("off")

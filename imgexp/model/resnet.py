@@ -12,9 +12,15 @@ def conv_bn(features, filters: int, strides: int, name: str, l2: float, relu: bo
     """Conv3x3 (no bias) -> BN [-> ReLU]."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
     features = keras.layers.Conv2D(
-        filters, 3, strides=strides, padding="same", use_bias=False,
-        kernel_initializer="he_normal", kernel_regularizer=regularizer, name=f"{name}_conv",
-    )(features)  # fmt: skip
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=regularizer,
+        name=f"{name}_conv",
+    )(features)
     features = keras.layers.BatchNormalization(name=f"{name}_bn")(features)
     return keras.layers.Activation("relu", name=f"{name}_relu")(features) if relu else features
 
@@ -24,9 +30,13 @@ def basic_block(features, filters: int, strides: int, name: str, l2: float):
     shortcut = features
     if strides != 1 or features.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(
-            filters, 1, strides=strides, use_bias=False, name=f"{name}_proj",
+            filters,
+            1,
+            strides=strides,
+            use_bias=False,
+            name=f"{name}_proj",
             kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
-        )(features)  # fmt: skip
+        )(features)
         shortcut = keras.layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     residual = conv_bn(features, filters, strides, f"{name}_a", l2)
     residual = conv_bn(residual, filters, 1, f"{name}_b", l2, relu=False)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgexp.tracking.names import CLASS_NAMES_ARTIFACT
+
 log = logging.getLogger(__name__)
 
 # Packages whose modules register custom Keras layers/models (register_keras_serializable):
@@ -127,14 +129,18 @@ def class_names_of_run(run_id: str) -> list[str] | None:
     import mlflow
 
     try:
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/class_names.json")["class_names"]
+        logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/{CLASS_NAMES_ARTIFACT}")
+        return logged["class_names"]
     except Exception:  # noqa: BLE001 - absent artifact: fall back to numbered classes
         return None
 
 
 def class_names_beside(path: Path) -> list[str] | None:
     """``<name>.class_names.json`` or ``class_names.json`` next to a ``.keras`` file."""
-    for candidate in (path.with_suffix(".class_names.json"), path.parent / "class_names.json"):
+    for candidate in (
+        path.with_suffix(".class_names.json"),
+        path.parent / CLASS_NAMES_ARTIFACT,
+    ):
         if candidate.is_file():
             return read_class_names(candidate)
     return None

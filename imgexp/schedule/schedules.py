@@ -46,7 +46,7 @@ def cosine(
                 alpha=alpha,
                 warmup_target=learning_rate,
                 warmup_steps=warmup_steps,
-            )  # fmt: skip
+            )
         )
     return Schedule(keras.optimizers.schedules.CosineDecay(learning_rate, total, alpha=alpha))
 

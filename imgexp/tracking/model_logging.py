@@ -14,6 +14,8 @@ import mlflow.tensorflow
 import numpy as np
 from mlflow.models import infer_signature
 
+from imgexp.tracking import names
+
 # What the logged model needs to load (imgexp: its custom preprocessing layers). Listing them
 # skips MLflow's requirement inference, which loads the model in a subprocess (~10-25 s a run).
 MODEL_REQUIREMENTS = ("mlflow", "tensorflow", "keras", "numpy", "cloudpickle", "imgexp")
@@ -40,10 +42,10 @@ def log_keras_model(
             registered_model_name=register_as or None,
             pip_requirements=pinned_requirements(),
         )
-    mlflow.log_dict({"class_names": list(class_names)}, "class_names.json")
+    mlflow.log_dict({"class_names": list(class_names)}, names.CLASS_NAMES_ARTIFACT)
     if register_as:
         version = info.registered_model_version
-        mlflow.set_tag("imgexp.registered_model", f"models:/{register_as}/{version}")
+        mlflow.set_tag(names.REGISTERED_MODEL_TAG, f"models:/{register_as}/{version}")
     return info.model_uri
 
 

@@ -34,7 +34,20 @@ def fit_length(key: str, value: str) -> str:
     if len(value) <= MAX_VALUE_LENGTH:
         return value
     digest = hashlib.sha256(value.encode()).hexdigest()[:12]
-    log.warning("param %s is %d characters long; logged truncated (sha256 %s)", key, len(value),
-                digest)  # fmt: skip
+    log.warning(
+        "param %s is %d characters long; logged truncated (sha256 %s)", key, len(value), digest
+    )
     suffix = f"...[truncated, sha256:{digest}]"
     return value[: MAX_VALUE_LENGTH - len(suffix)] + suffix
+
+
+def log_config(tracker: Any, container: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """A run's config as params and as ``config/config.yaml``, and what set it as
+    ``config/overrides.yaml`` (``tracker``: a `imgexp.tracking.run.RunLogger`)."""
+    from omegaconf import OmegaConf
+
+    from imgexp.tracking import names
+
+    tracker.log_params(flatten(container))
+    tracker.log_text(OmegaConf.to_yaml(container), names.CONFIG_ARTIFACT)
+    tracker.log_dict(overrides, names.OVERRIDES_ARTIFACT)

@@ -15,7 +15,7 @@ from typing import Any
 import mlflow
 from omegaconf import DictConfig
 
-from imgexp.tracking import store
+from imgexp.tracking import names, store
 from imgexp.tracking.env import PARENT_RUN_ENV
 from imgexp.tracking.interrupts import interrupts_at_safe_points
 from imgexp.tracking.secrets import MASK, Redactor, is_secret_key
@@ -48,8 +48,10 @@ class RunLogger:
         """Log params in batches (MLflow takes at most 100 per call)."""
         if not self.active:
             return
-        items = [(k, MASK if is_secret_key(k) else self.redactor.text(str(v)))
-                 for k, v in params.items()]  # fmt: skip
+        items = [
+            (k, MASK if is_secret_key(k) else self.redactor.text(str(v)))
+            for k, v in params.items()
+        ]
         for start in range(0, len(items), 100):
             mlflow.log_params(dict(items[start : start + 100]))
 
@@ -74,8 +76,9 @@ class RunLogger:
         """A text artifact (a YAML one is masked key by key)."""
         if self.active:
             yaml_file = path.endswith((".yaml", ".yml"))
-            mlflow.log_text(self.redactor.yaml_text(text) if yaml_file else
-                            self.redactor.text(text), path)  # fmt: skip
+            mlflow.log_text(
+                self.redactor.yaml_text(text) if yaml_file else self.redactor.text(text), path
+            )
 
     def log_dict(self, data: Any, path: str) -> None:
         """A JSON/YAML artifact."""
@@ -124,7 +127,7 @@ def tracked_run(
     if run_id is not None:
         run = mlflow.start_run(run_id=run_id, nested=nested)
         # A resumed job of a re-launched sweep moves under the new sweep's parent.
-        mlflow.set_tags(tags | ({"mlflow.parentRunId": parent} if parent else {}))
+        mlflow.set_tags(tags | ({names.PARENT_TAG: parent} if parent else {}))
     else:
         run = mlflow.start_run(
             experiment_id=experiment_id,
@@ -153,7 +156,7 @@ def end_run(status: str, reason: str | None = None) -> None:
     raised, so it never hides the error that ended the run."""
     try:
         if reason:
-            mlflow.set_tag("imgexp.error", reason)
+            mlflow.set_tag(names.ERROR_TAG, reason)
     except Exception:  # noqa: BLE001 - the status matters more than the reason
         log.exception("could not tag the run with why it ended")
     try:
@@ -167,10 +170,10 @@ def record_failure(error: BaseException, redactor: Redactor | None = None) -> No
     redactor = redactor or Redactor({})
     message = redactor.text(f"{type(error).__name__}: {error}")
     try:
-        mlflow.set_tag("imgexp.error", message[:5000])
+        mlflow.set_tag(names.ERROR_TAG, message[:5000])
         text = redactor.text("".join(traceback.format_exception(error)))
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "error.txt"
+            path = Path(tmp) / names.ERROR_ARTIFACT
             path.write_text(text)
             mlflow.log_artifact(str(path))
     except Exception:  # noqa: BLE001 - never hide the original error

@@ -16,8 +16,16 @@ MASK = "***"
 # A key is a credential when its last component contains one of these (`db_password`,
 # `apiToken`, `aws_secret_access_key`) or has one of the short words as a whole word
 # (`access-key`, `key`, `auth`, but not `keyword`, `monkey` or `author`).
-SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "apikey",
-                "api_key")  # fmt: skip
+SECRET_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "api_key",
+)
 SECRET_WORDS = frozenset({"key", "auth", "pwd"})
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _OVERRIDE = re.compile(r"^(?P<key>[~+]{0,2}[\w.\-/@]+)=(?P<value>.*)$", re.DOTALL)
@@ -46,9 +54,10 @@ class Redactor:
 
     def __init__(self, config: Any) -> None:
         self.values = sorted(
-            {v for v in _secret_values(config) if len(v) >= MIN_SCRUB_LENGTH}, key=len,
+            {v for v in _secret_values(config) if len(v) >= MIN_SCRUB_LENGTH},
+            key=len,
             reverse=True,
-        )  # fmt: skip
+        )
 
     def tree(self, tree: Any) -> Any:
         """A copy of a dict/list tree with credential values masked (by key and by value)."""

@@ -114,10 +114,14 @@ def train(
     compile_model(model, optimizer, data, cfg)
     steps = Steps(model, jit_compile=cfg.jit_compile is True)
     callback_list = keras.callbacks.CallbackList(
-        config_callbacks(cfg) + callbacks, add_progbar=int(cfg.verbose) > 0, model=model,
-        verbose=int(cfg.verbose), epochs=epochs, steps=cfg.get("steps_per_epoch"),
+        config_callbacks(cfg) + callbacks,
+        add_progbar=int(cfg.verbose) > 0,
+        model=model,
+        verbose=int(cfg.verbose),
+        epochs=epochs,
+        steps=cfg.get("steps_per_epoch"),
         shuffle_draws_per_epoch=1,  # one iterator per epoch (resume advances the shuffle by it)
-    )  # fmt: skip
+    )
     model.stop_training = False
     history: dict[str, list[float]] = {}
     logs: dict[str, float] = {}

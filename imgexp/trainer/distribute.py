@@ -83,8 +83,12 @@ def get_strategy(kind: str) -> Any:
             log.warning("trainer.strategy=multi_worker_mirrored without TF_CONFIG: one worker")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     _CREATED[kind] = strategy
-    log.info("tf.distribute: %s, %d replica(s), %d worker(s)", strategy_name(strategy),
-             strategy.num_replicas_in_sync, num_workers())  # fmt: skip
+    log.info(
+        "tf.distribute: %s, %d replica(s), %d worker(s)",
+        strategy_name(strategy),
+        strategy.num_replicas_in_sync,
+        num_workers(),
+    )
     return strategy
 
 

@@ -38,8 +38,10 @@ def set_precision(policy: str) -> str:
         log.warning(
             "trainer.mixed_precision=%s needs a GPU of compute capability >= %d.%d (found: %s); "
             "training in float32 instead, which is faster here",
-            policy, *needed, found,
-        )  # fmt: skip
+            policy,
+            *needed,
+            found,
+        )
         keras.mixed_precision.set_global_policy("float32")
         return "float32"
     keras.mixed_precision.set_global_policy(policy)

@@ -25,12 +25,8 @@ such runs continue correctly but not bit-for-bit.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import os
-import re
 import shutil
 import socket
 from pathlib import Path
@@ -38,50 +34,19 @@ from typing import Any
 
 import keras
 
+from imgexp.tracking import names
 from imgexp.tracking.run import RunLogger
+from imgexp.trainer.backup_files import (
+    KERAS_DIR,
+    RUN_FILE,
+    backup_dir,
+    pid_alive,
+    read_json,
+    write_json,
+)
+from imgexp.trainer.resume_callbacks import HistoryWriter, RestoreSync
 
 log = logging.getLogger(__name__)
-
-RUN_FILE = "run.json"
-HISTORY_FILE = "history.json"
-KERAS_DIR = "keras"
-
-
-def backup_dir(container: dict[str, Any], root: str | Path) -> Path:
-    """Where a config's backup lives: the same for the same resolved config."""
-    keyed = json.loads(json.dumps(container, default=str))
-    keyed.get("trainer", {}).pop("resume", None)
-    digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
-    dataset = (container.get("dataset") or {}).get("name", "data")
-    model = (container.get("model") or {}).get("name", "model")
-    name = re.sub(r"[^\w.-]+", "_", f"{dataset}-{model}")
-    return Path(root) / "backups" / f"{name}-{digest}"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic write: a kill leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any:
-    """The file's JSON, or None when missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this host still runs."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ResumeSession:
@@ -101,8 +66,11 @@ class ResumeSession:
         state = read_json(directory / RUN_FILE) or {}
         pid, host = state.get("pid"), state.get("host")
         if pid and pid != os.getpid() and host == socket.gethostname() and pid_alive(int(pid)):
-            log.warning("a run with the same config (pid %s) is using %s; this one runs "
-                        "without a backup", pid, directory)  # fmt: skip
+            log.warning(
+                "a run with the same config (pid %s) is using %s; this one runs without a backup",
+                pid,
+                directory,
+            )
             return None
         run_id = state.get("run_id")
         if state and not has_checkpoint(directory):
@@ -113,8 +81,11 @@ class ResumeSession:
             shutil.rmtree(directory, ignore_errors=True)
             state, run_id = {}, None
         if state and not usable_run(run_id, tracking):
-            log.warning("backup %s belongs to run %s, which this store cannot continue; "
-                        "starting afresh", directory, run_id)  # fmt: skip
+            log.warning(
+                "backup %s belongs to run %s, which this store cannot continue; starting afresh",
+                directory,
+                run_id,
+            )
             shutil.rmtree(directory, ignore_errors=True)
             state, run_id = {}, None
         if state:
@@ -165,7 +136,7 @@ def close_abandoned(run_id: str | None, tracking: Any) -> None:
     client = MlflowClient(tracking.uri)
     try:
         if client.get_run(run_id).info.status == "RUNNING":
-            client.set_tag(run_id, "imgexp.error", "its process ended before the first epoch")
+            client.set_tag(run_id, names.ERROR_TAG, "its process ended before the first epoch")
             client.set_terminated(run_id, "KILLED")
     except MlflowException:
         log.warning("could not mark the abandoned run %s KILLED", run_id)
@@ -185,85 +156,6 @@ def usable_run(run_id: str | None, tracking: Any) -> bool:
     except MlflowException:
         return False
     return run.info.status != "FINISHED" and run.info.lifecycle_stage == "active"
-
-
-class HistoryWriter(keras.callbacks.Callback):
-    """Appends each finished epoch's metrics to ``history.json`` (before the backup)."""
-
-    def __init__(self, session: ResumeSession) -> None:
-        super().__init__()
-        self.session = session
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key, value in (logs or {}).items():
-            values = self.session.history.setdefault(key, [])
-            del values[epoch:]
-            values.append(float(value))
-        write_json(self.session.directory / HISTORY_FILE, self.session.history)
-
-
-class RestoreSync(keras.callbacks.Callback):
-    """After BackupAndRestore restored epoch E: keep the first E epochs of the saved history,
-    log the ones MLflow lacks, and advance the training data's shuffle past E epochs."""
-
-    def __init__(self, session: ResumeSession, train: Any) -> None:
-        super().__init__()
-        self.session = session
-        self.train = train
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        epoch = int(getattr(self.model, "_initial_epoch", None) or 0)
-        if epoch <= self.session.resumed_epoch:
-            return  # nothing restored, or a later fit() phase of the same run
-        saved = read_json(self.session.directory / HISTORY_FILE) or {}
-        self.session.history = {key: list(values[:epoch]) for key, values in saved.items()}
-        self.session.resumed_epoch = epoch
-        tracker = self.session.tracker
-        logged = set(tracker.metric_steps("loss"))
-        for step in range(1, epoch + 1):
-            if step not in logged:
-                tracker.log_metrics(
-                    {k: v[step - 1] for k, v in self.session.history.items() if len(v) >= step},
-                    step=step,
-                )
-        tracker.set_tags({"imgexp.resumed_from_epoch": epoch})
-        per_epoch = self.params.get("shuffle_draws_per_epoch")  # set by the custom loop
-        draws = per_epoch * epoch if per_epoch else shuffle_draws(self.train, epoch)
-        for _ in range(draws):
-            iter(self.train)  # each new iterator draws the next shuffle order
-        log.info("resumed at epoch %d of the same run", epoch + 1)
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        losses = self.session.history.get("loss") or [0.0]
-        if not math.isfinite(losses[-1]):
-            self.session.finish()  # diverged weights are no state to continue from
-
-
-def shuffle_draws(train: Any, epochs: int) -> int:
-    """How many shuffle orders ``fit`` draws from ``train`` in ``epochs`` epochs: each new
-    iterator draws one, and how many iterators Keras makes per epoch depends on its version and
-    on whether the dataset's size is known, so it is measured on a tiny probe of that kind."""
-    import tensorflow as tf
-
-    known = int(tf.data.experimental.cardinality(train)) >= 0
-
-    def draws_after(probe_epochs: int) -> int:
-        base = tf.data.Dataset.range(8).shuffle(8, seed=0, reshuffle_each_iteration=True)
-        batches = base if known else base.filter(lambda _: True)
-        batches = batches.map(lambda i: (tf.cast([i], "float32"), tf.cast([0], "float32")))
-        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, "linear", False,
-                                                                        "zeros")])  # fmt: skip
-        model.compile(keras.optimizers.SGD(0.0), "mse")
-        model.fit(batches.batch(2), epochs=probe_epochs, verbose=0)
-        after = [int(v) for v in base]
-        fresh = tf.data.Dataset.range(8).shuffle(8, seed=0, reshuffle_each_iteration=True)
-        for count in range(16):
-            if [int(v) for v in fresh] == after:
-                return count
-        raise RuntimeError("could not measure how Keras iterates a dataset")
-
-    first, second = draws_after(1), draws_after(2)
-    return first + (epochs - 1) * (second - first)
 
 
 def start(cfg: Any, container: dict[str, Any]) -> ResumeSession | None:

@@ -7,7 +7,6 @@ MLflow UI: ``$IMGEXP_HOME`` if set, else ``~/.imgexp``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV = "IMGEXP_HOME"
@@ -23,14 +22,3 @@ def data_home() -> str | None:
     """Machine-wide data directory from ``$IMGEXP_DATA_DIR``, if set."""
     value = os.environ.get(DATA_ENV)
     return str(Path(value).expanduser().resolve()) if value else None
-
-
-@dataclass
-class PathsConfig:
-    """Typed schema of the ``paths`` group."""
-
-    root: str = "${imgexp_home:}"
-    data_dir: str | None = "${imgexp_data_dir:}"
-
-
-SCHEMAS = {"base_paths": PathsConfig}

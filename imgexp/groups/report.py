@@ -1,8 +1,9 @@
-"""The sweep report: every child of a parent run in one table (overrides, status, final
-metrics, wall time), sorted by the objective, failed children with their error, the mean ± std
-of children that differ only in their seed or fold, and a PNG comparing their validation
-curves. Written onto the parent at the end of every multirun (`record`, called by the sweep
-callback) and printed again for any past sweep by ``imgexp report``; both read MLflow only."""
+"""The report of a sweep (or an in-job group): every child of a parent run in one table
+(overrides, status, final metrics, wall time), sorted by the objective, failed children with
+their error, the mean ± std of children that differ only in their seed or fold, and a PNG
+comparing their validation curves. Written onto the parent at the end of every multirun
+(`record`, called by the sweep callback) and printed again for any past sweep by
+``imgexp report``; both read MLflow only."""
 
 from __future__ import annotations
 
@@ -10,21 +11,16 @@ import csv
 import dataclasses
 import io
 import logging
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from matplotlib.ticker import MaxNLocator
-
-from imgexp.tracking import aggregate
-from imgexp.tracking.aggregate import SweepGroup, plt
-from imgexp.tracking.sweep import ROLE_TAG, SWEEP_TAG, JobOutcome, SweepSummary, children
+from imgexp.groups import aggregate, plots
+from imgexp.groups.aggregate import SweepGroup
+from imgexp.groups.history import is_base_metric
+from imgexp.groups.summary import JobOutcome, SweepSummary, children, summarize
+from imgexp.tracking import names
 
 log = logging.getLogger(__name__)
-
-REPORT_MD = "sweep/report.md"
-REPORT_CSV = "sweep/report.csv"
-CURVES_PNG = "plots/sweep_curves.png"
 
 
 @dataclass
@@ -73,14 +69,21 @@ class SweepReport:
         lines += [table_row(head), table_row(["---"] * len(head))]
         for rank, row in enumerate(self.rows, start=1):
             job = row.job
-            cells = [str(rank), job.status, *(self.cell(job, m) for m in self.metrics),
-                     wall_time(row.wall_s), f"`{self.own_overrides(job)}`",
-                     job.run_id]  # fmt: skip
+            cells = [
+                str(rank),
+                job.status,
+                *(self.cell(job, m) for m in self.metrics),
+                wall_time(row.wall_s),
+                f"`{self.own_overrides(job)}`",
+                job.run_id,
+            ]
             lines.append(table_row(cells))
         if self.groups:
             lines += ["", "### Mean ± std over seeds/folds (np.std, ddof=0)", ""]
-            lines += [table_row(["group", "n", *self.metrics]),
-                      table_row(["---"] * (len(self.metrics) + 2))]  # fmt: skip
+            lines += [
+                table_row(["group", "n", *self.metrics]),
+                table_row(["---"] * (len(self.metrics) + 2)),
+            ]
             for group in self.groups:
                 cells = [group.label or "all", str(group.stats.n)]
                 lines.append(table_row(cells + [group.stats.cell(m) for m in self.metrics]))
@@ -98,15 +101,34 @@ class SweepReport:
         stds = [m for m in self.metrics if any(f"{m}_std" in r.job.metrics for r in self.rows)]
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["rank", "run_id", "run_name", "status", "overrides", *self.metrics,
-                         *(f"{m}_std" for m in stds), "wall_s", "error"])  # fmt: skip
+        writer.writerow(
+            [
+                "rank",
+                "run_id",
+                "run_name",
+                "status",
+                "overrides",
+                *self.metrics,
+                *(f"{m}_std" for m in stds),
+                "wall_s",
+                "error",
+            ]
+        )
         for rank, row in enumerate(self.rows, start=1):
             job = row.job
-            writer.writerow([rank, job.run_id, job.name, job.status, job.overrides,
-                             *(job.metrics.get(m, "") for m in self.metrics),
-                             *(job.metrics.get(f"{m}_std", "") for m in stds),
-                             "" if row.wall_s is None else round(row.wall_s, 3),
-                             job.error or ""])  # fmt: skip
+            writer.writerow(
+                [
+                    rank,
+                    job.run_id,
+                    job.name,
+                    job.status,
+                    job.overrides,
+                    *(job.metrics.get(m, "") for m in self.metrics),
+                    *(job.metrics.get(f"{m}_std", "") for m in stds),
+                    "" if row.wall_s is None else round(row.wall_s, 3),
+                    job.error or "",
+                ]
+            )
         return out.getvalue()
 
 
@@ -124,20 +146,20 @@ def wall_time(seconds: float | None) -> str:
 def objective_of(parent: Any) -> tuple[str, str]:
     """(metric, direction) a sweep was run with (its ``imgexp.objective`` tag), else the
     default ``val_accuracy`` maximised."""
-    direction, _, metric = parent.data.tags.get("imgexp.objective", "").partition(" ")
+    direction, _, metric = parent.data.tags.get(names.OBJECTIVE_TAG, "").partition(" ")
     return (metric, direction) if metric else ("val_accuracy", "maximize")
 
 
 def metric_columns(jobs: list[JobOutcome], objective: str) -> list[str]:
     """Every final metric the children have: the objective, then validation, test, train."""
-    names = {k for job in jobs for k in job.metrics if aggregate.is_base_metric(k)}
-    names.discard("learning_rate")
+    columns = {k for job in jobs for k in job.metrics if is_base_metric(k)}
+    columns.discard("learning_rate")
 
     def order(name: str) -> tuple[int, str]:
         prefix = 0 if name == objective else 1 if name.startswith("val_") else 2
         return (prefix if name.startswith(("val_", "test_")) or not prefix else 3, name)
 
-    return sorted(names | {objective}, key=order)
+    return sorted(columns | {objective}, key=order)
 
 
 def build(
@@ -166,54 +188,23 @@ def duration(run: Any) -> float | None:
     return (run.info.end_time - run.info.start_time) / 1000
 
 
-def comparison_figure(client: Any, report: SweepReport, runs: list[Any]) -> Any:
-    """The validation curves of every child on shared axes, the best one bold."""
-    by_id = {run.info.run_id: run for run in runs}
-    histories = {row.job.run_id: aggregate.run_history(client, by_id[row.job.run_id])
-                 for row in report.rows}  # fmt: skip
-    keys = aggregate.curve_keys(histories.values()) or [report.summary.metric]
-    best = report.summary.best
-    figure, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.2), squeeze=False)
-    for axis, key in zip(axes[0], keys, strict=True):
-        for row in report.rows:
-            curve = histories[row.job.run_id].get(key)
-            if not curve:
-                continue
-            is_best = best is not None and row.job.run_id == best.run_id
-            axis.plot(
-                range(1, len(curve) + 1), curve, marker="o", markersize=3,
-                linewidth=2.5 if is_best else 1,
-                linestyle="-" if row.job.status == "FINISHED" else ":",
-                label=report.own_overrides(row.job)[:60] + (" (best)" if is_best else ""),
-            )  # fmt: skip
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(key)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(alpha=0.3)
-    if 0 < len(report.rows) <= 15:
-        axes[0][0].legend(fontsize=7)
-    figure.suptitle(textwrap.fill(report.title, 120), fontsize=9)
-    figure.tight_layout()
-    return figure
-
-
 def title_of(parent: Any, summary: SweepSummary) -> str:
-    kind = "group" if parent.data.tags.get(ROLE_TAG) == "group" else "sweep"
-    name = parent.data.tags.get(SWEEP_TAG) or parent.info.run_name
+    kind = "group" if parent.data.tags.get(names.ROLE_TAG) == "group" else "sweep"
+    name = parent.data.tags.get(names.SWEEP_TAG) or parent.info.run_name
     counts = f"{len(summary.jobs)} runs, {len(summary.failed)} failed"
     objective = f"{summary.direction} {summary.metric}"
     return f"{kind} {name} ({parent.info.run_id}): {counts}; objective: {objective}"
 
 
-def report(client: Any, parent_run_id: str, metric: str | None = None,
-           direction: str | None = None) -> tuple[SweepReport, list[Any]]:  # fmt: skip
+def report(
+    client: Any, parent_run_id: str, metric: str | None = None, direction: str | None = None
+) -> tuple[SweepReport, list[Any]]:
     """Read a past sweep (or group) back from MLflow: (its report, its child runs)."""
-    from imgexp.tracking.sweep import summarize
-
     parent = client.get_run(parent_run_id)
     default_metric, default_direction = objective_of(parent)
-    summary = summarize(client, parent_run_id, metric or default_metric,
-                        direction or default_direction)  # fmt: skip
+    summary = summarize(
+        client, parent_run_id, metric or default_metric, direction or default_direction
+    )
     runs = children(client, parent_run_id)
     groups = aggregate.sweep_groups(runs)
     return build(parent, summary, runs, groups), runs
@@ -228,14 +219,14 @@ def record(client: Any, summary: SweepSummary) -> None:
         runs = children(client, parent_run_id)
         groups = aggregate.sweep_groups(runs)
         if groups:
-            name = parent.data.tags.get(SWEEP_TAG) or parent.info.run_name
+            name = parent.data.tags.get(names.SWEEP_TAG) or parent.info.run_name
             aggregate.record_sweep_groups(client, parent_run_id, groups, name)
         built = build(parent, summary, runs, groups)
-        client.log_text(parent_run_id, built.markdown(), REPORT_MD)
-        client.log_text(parent_run_id, built.csv(), REPORT_CSV)
-        figure = comparison_figure(client, built, runs)
-        client.log_figure(parent_run_id, figure, CURVES_PNG)
-        plt.close(figure)
+        client.log_text(parent_run_id, built.markdown(), names.SWEEP_REPORT_MD)
+        client.log_text(parent_run_id, built.csv(), names.SWEEP_REPORT_CSV)
+        figure = plots.comparison_figure(client, built, runs)
+        client.log_figure(parent_run_id, figure, names.SWEEP_CURVES_PNG)
+        plots.plt.close(figure)
         print(built.markdown(), flush=True)
     except Exception:  # noqa: BLE001 - a report must never keep a sweep's parent open
         log.exception("could not write the report of sweep %s", parent_run_id)

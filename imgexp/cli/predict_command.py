@@ -1,4 +1,5 @@
-"""The ``imgexp-predict`` console script: ``imgexp-predict MODEL IMAGE_OR_FOLDER...``.
+"""``imgexp predict MODEL IMAGE_OR_FOLDER...`` (also the ``imgexp-predict`` script): a trained
+model on new image files (`imgexp.predict`).
 
 Exit status: 0 when every input was predicted, 3 when some were skipped (reported on stderr; the
 rest are printed), 1 when nothing could be predicted or the model could not be loaded. Heavy
@@ -18,33 +19,39 @@ EXIT_SKIPPED = 3
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     cli = argparse.ArgumentParser(
-        prog="imgexp-predict",
+        prog="imgexp predict",
         description="Predict the classes of image files with a trained imgexp model. The model "
         "takes raw pixels and applies its training preprocessing itself; files are only "
         "decoded, converted to its channels and resized (bilinear) to its input size.",
     )
     cli.add_argument(
-        "model", help="runs:/<run_id>/model, models:/<name>/<version>, models:/<name>@<alias>, "
+        "model",
+        help="runs:/<run_id>/model, models:/<name>/<version>, models:/<name>@<alias>, "
         "a .keras file or an MLflow model folder",
-    )  # fmt: skip
+    )
     cli.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     cli.add_argument("-k", "--top-k", type=int, default=3, help="classes per file (default 3)")
     cli.add_argument("-o", "--output", choices=("table", "csv", "json"), default="table")
     cli.add_argument(
-        "--tracking-uri", help="MLflow store of runs:/ and models:/ URIs "
+        "--tracking-uri",
+        help="MLflow store of runs:/ and models:/ URIs "
         "(default: imgexp's store, sqlite:///$IMGEXP_HOME/mlflow.db)",
-    )  # fmt: skip
+    )
     cli.add_argument(
-        "--class-names", metavar="JSON", help="class names file (a JSON list), for a .keras "
+        "--class-names",
+        metavar="JSON",
+        help="class names file (a JSON list), for a .keras "
         "file without class_names.json beside it",
-    )  # fmt: skip
+    )
     cli.add_argument("-r", "--recursive", action="store_true", help="descend into subfolders")
     cli.add_argument("--batch-size", type=int, default=32)
     cli.add_argument(
-        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
         help="refuse images with more pixels as possible decompression bombs "
         f"(default {DEFAULT_MAX_PIXELS:,}, Pillow's limit)",
-    )  # fmt: skip
+    )
     return cli
 
 
@@ -56,15 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # stdout carries only the results (csv/json for scripts); MLflow's download bars are noise.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from imgexp.api import default_tracking_uri
     from imgexp.predict import output, predictor, source
     from imgexp.predict.images import find_images
+    from imgexp.tracking.uri import default_tracking_uri
 
     try:
         names = source.read_class_names(args.class_names) if args.class_names else None
         loaded = source.load(args.model, args.tracking_uri or default_tracking_uri(), names)
     except (source.ModelSourceError, OSError, ValueError) as error:
-        print(f"imgexp-predict: {error}", file=sys.stderr)
+        print(f"imgexp predict: {error}", file=sys.stderr)
         return 1
     files, problems = find_images(args.inputs, args.recursive)
     predictions, unreadable = predictor.predict_files(
@@ -73,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems + unreadable:
         print(f"skipped {problem.path}: {problem.message}", file=sys.stderr)
     if not predictions:
-        print(f"imgexp-predict: no image could be read from {' '.join(args.inputs)}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"imgexp predict: no image could be read from {' '.join(args.inputs)}", file=sys.stderr
+        )
         return 1
     k = min(args.top_k, len(loaded.class_names))
     print(output.render(predictions, loaded.class_names, k, args.output))
@@ -82,9 +90,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """The ``imgexp-predict`` console script (an alias of ``imgexp predict``)."""
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -1,4 +1,4 @@
-"""``imgexp-eval``: evaluate a logged model on the test split of any dataset config and log the
+"""``imgexp eval``: evaluate a logged model on the test split of any dataset config and log the
 same metrics and artifacts as a training run, into a new run linked to the training run.
 
 Without a ``dataset=``/``experiment=`` override it evaluates on the dataset config the training
@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from imgexp.api import compose_config
+from imgexp.config import compose_config
+from imgexp.tracking import names
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,20 @@ class EvalResult:
 
 
 def evaluate_logged_model(
-    model: str, *overrides: str, config_dir: str | Path | None = None
+    model: str,
+    *overrides: str,
+    config_dir: str | Path | None = None,
+    composed: DictConfig | None = None,
 ) -> EvalResult:
-    """Load ``model`` (runs:/, models:/, .keras), build the dataset's test split, evaluate, log."""
+    """Load ``model`` (runs:/, models:/, .keras), build the dataset's test split, evaluate, log.
+
+    ``composed``: the config of ``overrides`` when the caller has composed it already."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cfg, loaded, inherited = configure(model, overrides, config_dir)
+    cfg, loaded, inherited = configure(model, overrides, config_dir, composed)
 
     from imgexp.dataset.build import build_data
-    from imgexp.evaluation.report import evaluate_and_log
-    from imgexp.tracking.params import flatten
+    from imgexp.evaluation.evaluate import evaluate_and_log
+    from imgexp.tracking.params import log_config
     from imgexp.tracking.run import tracked_run
 
     data = build_data(cfg.dataset, int(cfg.trainer.batch_size), int(cfg.trainer.seed))
@@ -51,30 +57,27 @@ def evaluate_logged_model(
     source_name = run_name_of(loaded.run_id, cfg.tracking.uri) if loaded.run_id else model
     name = cfg.tracking.get("run_name") or f"eval {source_name} on {data.name}"
     tags = {
-        "imgexp.task": "eval",
-        "imgexp.model_uri": model,
-        "imgexp.source_run_id": loaded.run_id or "",
-        "imgexp.overrides": " ".join(overrides),
-        "mlflow.note.content": f"Evaluation of `{model}` on the test split of `{data.name}`"
+        names.TASK_TAG: "eval",
+        names.MODEL_URI_TAG: model,
+        names.SOURCE_RUN_TAG: loaded.run_id or "",
+        names.OVERRIDES_TAG: " ".join(overrides),
+        names.NOTE_TAG: f"Evaluation of `{model}` on the test split of `{data.name}`"
         + (f" (training run `{loaded.run_id}`)." if loaded.run_id else "."),
     } | dict(cfg.tracking.get("tags") or {})
     # What decided this evaluation (the model/optimizer groups describe no evaluated model).
     used = {
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True, enum_to_str=True),
-        "eval": {"model": model, "batch_size": int(cfg.trainer.batch_size),
-                 "seed": int(cfg.trainer.seed)},
-    }  # fmt: skip
+        "eval": {
+            "model": model,
+            "batch_size": int(cfg.trainer.batch_size),
+            "seed": int(cfg.trainer.seed),
+        },
+    }
     with tracked_run(cfg.tracking, name, tags) as tracker:
-        tracker.set_tags(
-            {"dataset": data.name, "dataset.digest": data.digest, "dataset.source": data.source}
-            | {f"dataset.n_{split}": count for split, count in data.counts.items()}
-        )
-        tracker.log_params(flatten(used))
-        tracker.log_text(OmegaConf.to_yaml(used), "config/config.yaml")
-        tracker.log_dict({"overrides": list(overrides), "inherited": inherited},
-                         "config/overrides.yaml")  # fmt: skip
-        tracker.log_dict(data.lineage(), "dataset.json")
-        tracker.log_dict({"class_names": loaded.class_names}, "class_names.json")
+        tracker.set_tags(data.tags())
+        log_config(tracker, used, {"overrides": list(overrides), "inherited": inherited})
+        tracker.log_dict(data.lineage(), names.DATASET_ARTIFACT)
+        tracker.log_dict({"class_names": loaded.class_names}, names.CLASS_NAMES_ARTIFACT)
         evaluation = evaluate_and_log(loaded.model, test, loaded.class_names, tracker, name)
     return EvalResult(
         tracker.run_id, tracker.experiment_id, loaded.run_id, evaluation.metrics, evaluation
@@ -82,13 +85,16 @@ def evaluate_logged_model(
 
 
 def configure(
-    model: str, overrides: tuple[str, ...], config_dir: str | Path | None
+    model: str,
+    overrides: tuple[str, ...],
+    config_dir: str | Path | None,
+    composed: DictConfig | None = None,
 ) -> tuple[DictConfig, object, list[str]]:
     """The composed config (with the training run's data overrides when none are given), the
     loaded model, and the inherited overrides; the dataset is set to the model's input."""
     from imgexp.predict import source
 
-    cfg = compose_config(*overrides, config_dir=config_dir)
+    cfg = composed if composed is not None else compose_config(*overrides, config_dir=config_dir)
     loaded = source.load(model, cfg.tracking.uri)  # an unknown run fails before TF loads
     inherited: list[str] = []
     chosen = any(key_of(item).startswith(("dataset", "experiment")) for item in overrides)
@@ -113,11 +119,14 @@ def training_overrides(run_id: str, tracking_uri: str) -> list[str]:
     mlflow.set_tracking_uri(tracking_uri)
     try:
         logged = yaml.safe_load(
-            mlflow.artifacts.load_text(f"runs:/{run_id}/config/overrides.yaml")
+            mlflow.artifacts.load_text(f"runs:/{run_id}/{names.OVERRIDES_ARTIFACT}")
         )
     except Exception as error:  # noqa: BLE001 - a run logged without it: default dataset
-        log.warning("run %s has no config/overrides.yaml (%s); using the default dataset config",
-                    run_id, error)  # fmt: skip
+        log.warning(
+            "run %s has no config/overrides.yaml (%s); using the default dataset config",
+            run_id,
+            error,
+        )
         return []
     return [item for item in logged.get("overrides") or [] if key_of(item).startswith(DATA_KEYS)]
 

@@ -82,11 +82,14 @@ def log_evaluation(tracker: RunLogger, evaluation: Evaluation, title: str = "") 
     picked = predictions.sample_indices
     tracker.log_figure(
         sample_grid(
-            predictions.sample_images, predictions.labels[picked], predictions.predicted[picked],
-            predictions.confidence[picked], names,
+            predictions.sample_images,
+            predictions.labels[picked],
+            predictions.predicted[picked],
+            predictions.confidence[picked],
+            names,
         ),
         f"plots/{split}_samples.png",
-    )  # fmt: skip
+    )
 
 
 def evaluate_and_log(

@@ -1,4 +1,5 @@
-"""The optimizer with its learning-rate schedule, once the number of steps per epoch is known."""
+"""The ``optimizer`` group built: the Keras optimizer with the learning rate the ``schedule``
+group makes, once the number of steps per epoch is known."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ def build_optimizer(
     """``optimizer`` instantiated with the rate ``schedule`` makes, and its callbacks."""
     params = {k: v for k, v in cfg.schedule.items() if k != "_target_"}
     schedule: Schedule = get_method(cfg.schedule._target_)(
-        float(cfg.optimizer.learning_rate), steps_per_epoch(cfg, data), int(cfg.trainer.epochs),
+        float(cfg.optimizer.learning_rate),
+        steps_per_epoch(cfg, data),
+        int(cfg.trainer.epochs),
         **params,
-    )  # fmt: skip
+    )
     # Not hydra's instantiate: the typed config cannot hold a schedule object.
     params = OmegaConf.to_container(cfg.optimizer, resolve=True)
     optimizer_class = get_class(params.pop("_target_"))

@@ -1,0 +1,25 @@
+"""The closing lines every command that logged a run prints: where the run is and how to see
+it (one copy, so train, rerun and eval say it alike)."""
+
+from __future__ import annotations
+
+
+def print_run_location(
+    run_id: str | None, experiment_id: str | None, uri: str, what: str = ""
+) -> None:
+    """``MLflow run id``, the command that opens the UI on ``uri`` and the run's address."""
+    from imgexp.tracking.store import runs_url, ui_command
+
+    if not run_id:
+        return
+    print(f"MLflow run id: {run_id}{f' ({what})' if what else ''}")
+    print(f"open the UI:   {ui_command(uri)}")
+    print(f"then browse:   {runs_url(experiment_id, run_id)}")
+
+
+def print_test_accuracy(metrics: dict[str, float]) -> None:
+    """The headline number; a k-fold/repeat group shows mean ± std."""
+    accuracy = metrics.get("test_accuracy", float("nan"))
+    spread = metrics.get("test_accuracy_std")
+    n = f" ± {spread:.4f} (mean of {metrics['n']:.0f} runs)" if spread is not None else ""
+    print(f"test accuracy: {accuracy:.4f}{n}")

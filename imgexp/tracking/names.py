@@ -1,0 +1,63 @@
+"""Every MLflow tag and artifact name imgexp writes or reads, defined once.
+
+A tool that searches runs (``imgexp report``, the UI's filter box, a notebook) and the code that
+logs them must agree on these strings; importing them from here keeps the two in step."""
+
+# --- tags every training run carries ------------------------------------------------------
+OVERRIDES_TAG = "imgexp.overrides"  # the command line's overrides, space-separated
+PRESET_TAG = "imgexp.preset"  # the experiment= preset, "" without one
+TASK_TAG = "imgexp.task"  # "train" or "eval"
+ERROR_TAG = "imgexp.error"  # why a run ended FAILED or KILLED
+RERUN_OF_TAG = "imgexp.rerun_of"  # `imgexp rerun`: the run it trains again
+DIGEST_CHANGED_TAG = "imgexp.rerun.digest_changed"
+RESUMED_FROM_TAG = "imgexp.resumed_from_epoch"
+REGISTERED_MODEL_TAG = "imgexp.registered_model"
+SOURCE_RUN_TAG = "imgexp.source_run_id"  # an evaluation run: the training run it evaluates
+MODEL_URI_TAG = "imgexp.model_uri"
+DATASET_DIGEST_TAG = "dataset.digest"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own nesting tag
+
+# --- groups of runs: sweeps, in-job folds/repeats, their aggregates -----------------------
+ROLE_TAG = "imgexp.role"  # "sweep" (a multirun's parent), "group", "member"
+SWEEP_TAG = "imgexp.sweep"  # the sweep's name, on the parent and every job
+# Set on the runs that hold a sweep's aggregates ("sweep") or a job's folds/repeats ("job").
+GROUP_SOURCE_TAG = "imgexp.group.source"
+GROUP_OVER_TAG = "imgexp.group.over"  # what a group varies: folds, seeds, folds x seeds
+GROUP_SIZE_TAG = "imgexp.group.size"
+GROUP_MEMBERS_TAG = "imgexp.group.members"
+OBJECTIVE_TAG = "imgexp.objective"  # "<direction> <metric>" of a sweep
+
+# --- artifacts ----------------------------------------------------------------------------
+CONFIG_ARTIFACT = "config/config.yaml"  # the resolved config (what `imgexp rerun` rebuilds)
+OVERRIDES_ARTIFACT = "config/overrides.yaml"
+DATASET_ARTIFACT = "dataset.json"  # lineage: source, digest, counts, skipped files
+HISTORY_ARTIFACT = "history.json"
+CLASS_NAMES_ARTIFACT = "class_names.json"
+MODEL_SUMMARY_ARTIFACT = "model_summary.txt"
+ERROR_ARTIFACT = "error.txt"
+TRAINING_CURVES_PNG = "plots/training_curves.png"
+GROUP_CURVES_PNG = "plots/group_curves.png"
+SWEEP_CURVES_PNG = "plots/sweep_curves.png"
+GROUP_MEMBERS_ARTIFACT = "group/members.json"
+SWEEP_JOBS_ARTIFACT = "sweep/jobs.json"
+SWEEP_SUMMARY_ARTIFACT = "sweep/summary.txt"
+SWEEP_GROUPS_ARTIFACT = "sweep/groups.json"
+SWEEP_REPORT_MD = "sweep/report.md"
+SWEEP_REPORT_CSV = "sweep/report.csv"
+
+# --- a sweep's parent run -----------------------------------------------------------------
+SWEEP_DIR_TAG = "imgexp.sweep_dir"
+SWEEPER_TAG = "imgexp.sweeper"
+LAUNCHER_TAG = "imgexp.launcher"
+HPARAMS_SEARCH_TAG = "imgexp.hparams_search"
+N_JOBS_TAG = "imgexp.n_jobs"
+N_FAILED_TAG = "imgexp.n_failed"
+FAILED_RUNS_TAG = "imgexp.failed_runs"
+BEST_RUN_ID_TAG = "imgexp.best_run_id"
+BEST_RUN_NAME_TAG = "imgexp.best_run_name"
+BEST_OVERRIDES_TAG = "imgexp.best_overrides"
+BEST_PARAMS_TAG_PREFIX = "imgexp.best_params."
+SWEEP_MULTIRUN_ARTIFACT = "sweep/multirun.yaml"
+SWEEP_OPTUNA_ARTIFACT = "sweep/optimization_results.yaml"
