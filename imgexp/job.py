@@ -85,10 +85,28 @@ def log_job_files(tracker: RunLogger, job: JobInfo) -> None:
             tracker.log_text(log_file.read_text(), f"logs/{log_file.name}")
 
 
+# Overrides that say where a run goes or reads from, not what it trains: left out of names
+# (the full list stays in the imgexp.overrides tag).
+PLACE_KEYS = ("tracking.", "hydra.", "paths.", "experiment=")
+PLACE_SUFFIXES = ("_dir", "_path", "_root", ".uri", ".root", ".mirror")
+
+
+def naming_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that tell runs apart: without tracking.*, hydra.*, paths.* and any
+    override whose key names a place or whose value is a path or URI."""
+    kept = []
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        place = override.lstrip("+~").startswith(PLACE_KEYS) or key.endswith(PLACE_SUFFIXES)
+        if not (place or value.startswith(("/", "~", "./", "../")) or "://" in value):
+            kept.append(override)
+    return kept
+
+
 def default_run_name(cfg: DictConfig, job: JobInfo) -> str:
     """``<preset or dataset-model>[ <overrides>]``, with the sweep name in front in a sweep."""
     base = job.preset or f"{cfg.dataset.name}-{cfg.model.name}"
-    rest = [o for o in job.overrides if not o.startswith("experiment=")]  # already in base
+    rest = naming_overrides(job.overrides)
     name = f"{base} {','.join(rest)}" if rest else base
     return f"{job.sweep_name}/{name}" if job.sweep_name else name
 

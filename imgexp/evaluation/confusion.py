@@ -8,6 +8,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
+from imgexp.evaluation.titles import fit_title
+
 MAX_ANNOTATED = 30  # above this many classes, cells carry no numbers and pairs get a chart
 INCHES_PER_CLASS = 0.35  # keeps tick labels legible: 101 classes -> a ~37 inch square figure
 MAX_SIDE_INCHES = 40.0
@@ -82,7 +84,7 @@ def confusion_figure(counts: np.ndarray, class_names: list[str], title: str = ""
         axis.set_title(name)
         axis.tick_params(labelsize=font_size)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(fit_title(title, figure.get_figwidth()), fontsize=10)
     return figure
 
 
@@ -102,7 +104,8 @@ def most_confused_figure(pairs: list[dict], title: str = "") -> Figure:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.margins(x=0.25)
     axis.set_xlabel("test examples")
-    axis.set_title(f"most confused pairs{': ' + title if title else ''}")
+    heading = f"most confused pairs{': ' + title if title else ''}"
+    axis.set_title(fit_title(heading, figure.get_figwidth()), fontsize=10)
     if not pairs:
         axis.text(0.5, 0.5, "no confusions", ha="center", va="center", transform=axis.transAxes)
     return figure

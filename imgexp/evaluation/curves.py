@@ -5,6 +5,8 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from imgexp.evaluation.titles import fit_title
+
 
 def training_curves(history: dict[str, list[float]], title: str = "") -> Figure:
     """One panel per metric (loss, accuracy, ...), train and validation on the same axes."""
@@ -23,6 +25,6 @@ def training_curves(history: dict[str, list[float]], title: str = "") -> Figure:
         axis.grid(alpha=0.3)
         axis.legend()
     if title:
-        figure.suptitle(title)
+        figure.suptitle(fit_title(title, figure.get_figwidth()), fontsize=10)
     figure.tight_layout()
     return figure

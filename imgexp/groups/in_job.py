@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from imgexp import job as jobs
 from imgexp.groups import aggregate, plots
+from imgexp.groups.history import mean_history
 from imgexp.groups.members import group_kind, member_config, members
 from imgexp.tracking import names
 from imgexp.tracking.run import RunLogger, tracked_run
@@ -68,7 +69,7 @@ def run_group(cfg: DictConfig, job: jobs.JobInfo, train_one: TrainOne) -> jobs.T
         run_id=tracker.run_id,
         experiment_id=tracker.experiment_id,
         metrics=stats.metrics(plain=True),
-        history=aggregate.mean_history([r.history for r in results])[0],
+        history=mean_history([r.history for r in results])[0],
         model=results[-1].model,
         members=[dataclasses.replace(r, model=None) for r in results],
     )

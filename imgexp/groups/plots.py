@@ -3,7 +3,6 @@ validation curves on shared axes (`comparison_figure`)."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from imgexp.evaluation.titles import fit_title  # noqa: E402
 from imgexp.groups.history import curve_keys, mean_history, run_history  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def band_figure(histories: Sequence[dict[str, list[float]]], title: str = "") ->
         axis.grid(alpha=0.3)
         axis.legend()
     if title:
-        figure.suptitle(textwrap.fill(title, 110), fontsize=9)
+        figure.suptitle(fit_title(title, figure.get_figwidth(), 9), fontsize=9)
     figure.tight_layout()
     return figure
 
@@ -75,6 +75,6 @@ def comparison_figure(client: Any, report: Any, runs: list[Any]) -> Figure:
         axis.grid(alpha=0.3)
     if 0 < len(report.rows) <= 15:
         axes[0][0].legend(fontsize=7)
-    figure.suptitle(textwrap.fill(report.title, 120), fontsize=9)
+    figure.suptitle(fit_title(report.title, figure.get_figwidth(), 9), fontsize=9)
     figure.tight_layout()
     return figure
