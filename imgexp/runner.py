@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 from omegaconf import DictConfig
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from imgexp.trainer.tensorflow_import import import_tensorflow
+
+import_tensorflow()  # before Keras: without TensorFlow's start-up noise on a CPU machine
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
