@@ -12,7 +12,8 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,sweep,optuna,slurm]'
+	# setuptools announces every editable install of a flat layout (information only, no fault).
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev,sweep,optuna,slurm]'
 	touch $@
 
 demo: $(BIN)/.installed  ## set up, then train the default experiment (offline) into MLflow

@@ -16,7 +16,8 @@ PACKAGE = ROOT / "imgexp"
 LAYERS = [
     ("tracking", ["imgexp.tracking", "imgexp.paths"]),
     ("components", [
-        "imgexp.config", "imgexp.dataset", "imgexp.model", "imgexp.optimizer",
+        "imgexp.config", "imgexp.config_checks", "imgexp.errors", "imgexp.targets",
+        "imgexp.dataset", "imgexp.model", "imgexp.optimizer",
         "imgexp.schedule", "imgexp.augmentation", "imgexp.trainer", "imgexp.evaluation",
         "imgexp.predict",
     ]),
@@ -150,3 +151,18 @@ def test_modules_and_functions_stay_short(path: Path) -> None:
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, f"{path}: {', '.join(long)}"
+
+
+def test_every_package_and_conf_folder_is_declared_for_installs() -> None:
+    """setuptools warns about (and may leave out) any package or data folder not listed."""
+    import tomllib
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                   ["packages"])  # fmt: skip
+    code = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
+    conf = {
+        ".".join(("imgexp", "conf", *p.relative_to(ROOT / "conf").parts)).rstrip(".")
+        for p in [ROOT / "conf", *(ROOT / "conf").rglob("*")]
+        if p.is_dir() and p.name != "__pycache__"
+    }
+    assert declared == code | conf
