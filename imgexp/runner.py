@@ -29,6 +29,7 @@ from imgexp.groups.members import members  # noqa: E402
 from imgexp.model.build import build_model, summary_text  # noqa: E402
 from imgexp.optimizer.build import build_optimizer  # noqa: E402
 from imgexp.tracking import model_logging, names  # noqa: E402
+from imgexp.tracking.datasets import log_splits  # noqa: E402
 from imgexp.tracking.run import RunLogger, tracked_run  # noqa: E402
 from imgexp.tracking.secrets import Redactor  # noqa: E402
 from imgexp.trainer import distribute, resume  # noqa: E402
@@ -63,16 +64,15 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     container = jobs.plain_config(cfg)
     backup = resume.start(cfg, container)  # continues a killed run with the same config
     tags = jobs.run_tags(cfg, job) | distribute.tags(strategy) | {"trainer.precision": precision}
+    run_id = backup.run_id if backup else None
+    tracking = jobs.chief_tracking(cfg)
+    redactor = Redactor(container)
     with (
-        tracked_run(
-            jobs.chief_tracking(cfg),
-            run_name,
-            tags,
-            run_id=backup.run_id if backup else None,
-            redactor=Redactor(container),
-            parent_run_id=job.parent_run_id,
-        ) as tracker,
+        tracked_run(tracking, run_name, tags, run_id, redactor, job.parent_run_id) as tracker,
         strategy.scope(),
+        model_logging.linked_model(
+            bool(cfg.tracking.log_model), tracker.run_id, tracker.experiment_id
+        ) as model_id,
     ):
         if backup:
             backup.bind(tracker)
@@ -94,7 +94,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
             ],
         )
         history = backup.full_history(history) if backup else history
-        test_metrics = finish(cfg, job, tracker, model, data, history, run_name)
+        test_metrics = finish(cfg, job, tracker, model, data, history, run_name, model_id)
     if backup:
         backup.finish()
     final = {name: values[-1] for name, values in history.items() if values}
@@ -123,6 +123,8 @@ def prepare_data(cfg: DictConfig, job: JobInfo, tracker: RunLogger) -> DataBundl
         )
         tracker.set_tags({names.DIGEST_CHANGED_TAG: "true"})
     tracker.log_dict(data.lineage(), names.DATASET_ARTIFACT)
+    if tracker.active:  # MLflow's Datasets view: one input per split
+        log_splits(data.name, data.source, data.digest, data.counts, data.class_counts)
     return data
 
 
@@ -144,6 +146,7 @@ def finish(
     data: DataBundle,
     history: dict[str, list[float]],
     run_name: str,
+    model_id: str | None = None,
 ) -> dict[str, float]:
     """History and curves, the test evaluation, the model and Hydra's files; the test metrics."""
     check_finite(history)
@@ -152,9 +155,8 @@ def finish(
     # test_* metrics, classification report, confusion matrix, sample grid (imgexp/evaluation)
     evaluation = evaluate_and_log(model, data.test, data.class_names, tracker, run_name)
     if cfg.tracking.log_model and tracker.active:
-        model_logging.log_keras_model(
-            model, data.sample, data.class_names, cfg.tracking.get("register_model")
-        )
+        register_as = cfg.tracking.get("register_model")
+        model_logging.log_keras_model(model, data.sample, data.class_names, register_as, model_id)
     jobs.log_job_files(tracker, job)
     return evaluation.metrics
 

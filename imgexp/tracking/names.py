@@ -18,6 +18,9 @@ DATASET_DIGEST_TAG = "dataset.digest"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own nesting tag
+SPLIT_INPUT_TAG = "imgexp.split"  # on each logged input dataset: train, validation or test
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI: which view an experiment opens on
+MODEL_TRAINING_KIND = "custom_model_development"
 
 # --- groups of runs: sweeps, in-job folds/repeats, their aggregates -----------------------
 ROLE_TAG = "imgexp.role"  # "sweep" (a multirun's parent), "group", "member"

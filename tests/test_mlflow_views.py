@@ -1,0 +1,53 @@
+"""A run fills MLflow's own views: its datasets (one input per split, with source, digest and
+counts), its model as an MLflow 3 logged model with the run's metrics linked to it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from helpers import store_uri
+from mlflow.tracking import MlflowClient
+
+import imgexp
+
+TINY = ("dataset=digits", "model.hidden_units=[8]", "trainer.epochs=2", "trainer.verbose=0")
+
+
+def test_a_run_lists_its_splits_and_its_logged_model(isolated_home: Path) -> None:
+    result = imgexp.train(*TINY)
+    client = MlflowClient(store_uri(isolated_home))
+    run = client.get_run(result.run_id)
+    inputs = run.inputs.dataset_inputs
+    contexts = {t.value for i in inputs for t in i.tags if t.key == "mlflow.data.context"}
+    assert contexts == {"training", "validation", "test"}
+    counts = {}
+    for item in inputs:
+        assert item.dataset.name == "digits"
+        assert "load_digits" in item.dataset.source
+        profile = json.loads(item.dataset.profile)
+        assert profile["dataset_digest"] == run.data.tags["dataset.digest"]
+        split = {t.key: t.value for t in item.tags}["imgexp.split"]
+        counts[split] = profile["num_examples"]
+    assert counts == {s: int(run.data.tags[f"dataset.n_{s}"]) for s in counts}
+    assert len({item.dataset.digest for item in inputs}) == 3  # one digest per split
+    (output,) = run.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.status.to_proto() == mlflow.entities.LoggedModelStatus.READY.to_proto()
+    linked = {m.key: m.value for m in logged.metrics}
+    assert linked["test_accuracy"] == result.metrics["test_accuracy"]
+    assert linked["val_loss"] == result.history["val_loss"][-1]
+    assert mlflow.get_active_model_id() is None  # the next run of this process starts clean
+
+
+def test_a_failed_run_leaves_its_logged_model_failed(isolated_home: Path) -> None:
+    with pytest.raises(ValueError, match="nope"):
+        imgexp.train(*TINY, "dataset.classes=[nope]")
+    client = MlflowClient(store_uri(isolated_home))
+    (run,) = client.search_runs(["1"])
+    assert run.info.status == "FAILED"
+    (model,) = client.search_logged_models(["1"])
+    assert model.status.to_proto() == mlflow.entities.LoggedModelStatus.FAILED.to_proto()
+    assert mlflow.get_active_model_id() is None
