@@ -34,7 +34,9 @@ def imgexp_folder(root, target: int, batch: int):
 
 
 def idg_generator(root, target: int, batch: int):
-    """Keras 2's ImageDataGenerator(rescale=1/255).flow_from_directory, as seeds 002/003 use."""
+    """Keras 2's ImageDataGenerator(rescale=1/255).flow_from_directory, as "Beginner's guide to
+    CNNs with TensorFlow's Keras API" and "A single function to streamline image classification
+    with Keras" use (links in experiments/README.md)."""
     from tf_keras.preprocessing.image import ImageDataGenerator
 
     return ImageDataGenerator(rescale=1 / 255).flow_from_directory(
