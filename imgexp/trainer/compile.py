@@ -34,6 +34,22 @@ def epoch_batches(dataset: tf.data.Dataset, cfg: DictConfig) -> tf.data.Dataset:
     return dataset.take(int(steps)) if steps else dataset
 
 
+def batches_per_epoch(data, cfg: DictConfig) -> int | None:
+    """Training batches in one epoch, when the split's size is known."""
+    if cfg.get("steps_per_epoch"):
+        return int(cfg.steps_per_epoch)
+    count = (data.counts or {}).get("train")
+    return -(-int(count) // int(cfg.batch_size)) if count else None
+
+
+def steps_per_execution(data, cfg: DictConfig) -> int:
+    """``trainer.steps_per_execution``, but never more than an epoch's batches: Keras counts
+    the steps of an execution it could not fill, so an epoch of 2 batches showed "64/64"."""
+    batches = batches_per_epoch(data, cfg)
+    wanted = int(cfg.steps_per_execution)
+    return max(1, min(wanted, batches)) if batches else wanted
+
+
 def compile_model(model: keras.Model, optimizer: keras.Optimizer, data, cfg: DictConfig) -> None:
     """Cross-entropy on the softmax outputs, accuracy as the metric, speed switches from cfg.
 
@@ -43,6 +59,6 @@ def compile_model(model: keras.Model, optimizer: keras.Optimizer, data, cfg: Dic
         optimizer=optimizer,
         loss=loss,
         metrics=[metric],
-        steps_per_execution=int(cfg.steps_per_execution),
+        steps_per_execution=steps_per_execution(data, cfg),
         jit_compile=cfg.jit_compile,
     )
