@@ -16,7 +16,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from imgexp.augmentation import schema as augmentation_schema
+from imgexp.config_checks import check_config, one_of, ranged
 from imgexp.dataset import schema as dataset_schema
+from imgexp.errors import ConfigError
 from imgexp.model import schema as model_schema
 from imgexp.optimizer import schema as optimizer_schema
 from imgexp.paths import home as paths_home
@@ -35,7 +37,7 @@ class ObjectiveConfig:
     """The metric a sweep optimises (returned by the task function)."""
 
     metric: str = "val_accuracy"
-    direction: str = "maximize"
+    direction: str = ranged("maximize", one_of("maximize", "minimize"))
 
 
 @dataclass
@@ -54,21 +56,24 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
 
+# Each group's schemas by the name its YAML options extend (``defaults: [base_mlp]``).
+GROUPS: dict[str, dict[str, type]] = {
+    "dataset": {"base_dataset": dataset_schema.DatasetConfig},
+    "model": model_schema.SCHEMAS,
+    "optimizer": optimizer_schema.SCHEMAS,
+    "schedule": schedule_schema.SCHEMAS,
+    "augmentation": augmentation_schema.SCHEMAS,
+    "trainer": trainer_schema.SCHEMAS,
+    "tracking": tracking_schema.SCHEMAS,
+    "paths": paths_schema.SCHEMAS,
+}
+
+
 def register() -> None:
     """Store all schemas (idempotent) and register the path resolvers."""
     store = ConfigStore.instance()
     store.store(name="base_config", node=Config)
-    store.store(group="dataset", name="base_dataset", node=dataset_schema.DatasetConfig)
-    groups = {
-        "model": model_schema.SCHEMAS,
-        "optimizer": optimizer_schema.SCHEMAS,
-        "schedule": schedule_schema.SCHEMAS,
-        "augmentation": augmentation_schema.SCHEMAS,
-        "trainer": trainer_schema.SCHEMAS,
-        "tracking": tracking_schema.SCHEMAS,
-        "paths": paths_schema.SCHEMAS,
-    }
-    for group, schemas in groups.items():
+    for group, schemas in GROUPS.items():
         for name, node in schemas.items():
             store.store(group=group, name=name, node=node)
     OmegaConf.register_new_resolver("imgexp_home", paths_home.imgexp_home, replace=True)
@@ -82,9 +87,49 @@ def compose_config(*overrides: str, config_dir: str | Path | None = None) -> Dic
     """Compose (and validate) the config exactly as ``imgexp <overrides>`` would, with Hydra's
     node (``cfg.hydra``) included.
 
-    ``config_dir`` adds a directory of your own YAML files to Hydra's search path."""
+    ``config_dir`` adds a directory of your own YAML files to Hydra's search path; it must
+    exist (Hydra would silently skip it). Every value is range-checked (`check_config`)."""
     extra = []
     if config_dir is not None:
-        extra.append(f"hydra.searchpath=[file://{Path(config_dir).resolve()}]")
+        directory = Path(config_dir).expanduser()
+        if not directory.is_dir():
+            raise ConfigError(
+                f"config_dir={config_dir}: no such directory; expected a folder of your own "
+                "YAML configs laid out like conf/ (<dir>/<group>/<option>.yaml)"
+            )
+        extra.append(f"hydra.searchpath=[file://{directory.resolve()}]")
     with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-        return compose(CONFIG_NAME, overrides=list(overrides) + extra, return_hydra_config=True)
+        cfg = compose(CONFIG_NAME, overrides=list(overrides) + extra, return_hydra_config=True)
+    return check_config(cfg)
+
+
+def schema_of(group: str, node: Any) -> type | None:
+    """The schema a logged group node was composed with: the group's only schema, or the one
+    whose default ``_target_`` the node names; None when none fits (a user's own builder)."""
+    schemas = list(GROUPS.get(group, {}).values())
+    if len(schemas) == 1:
+        return schemas[0]
+    target = node.get("_target_") if isinstance(node, dict) else None
+    matching = [s for s in schemas if getattr(s, "_target_", None) == target]
+    return matching[0] if matching else None
+
+
+def structured(plain: dict[str, Any]) -> DictConfig:
+    """A plain (logged) config typed by the same schemas as a composed one: unknown keys and
+    wrong types raise `ConfigError`, as in composition; ranges are not checked here."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    cfg = OmegaConf.structured(Config)
+    for key, value in plain.items():
+        schema = schema_of(key, value) if key in GROUPS else None
+        try:
+            if schema is not None:
+                cfg[key] = OmegaConf.merge(OmegaConf.structured(schema), value)
+            else:
+                cfg = OmegaConf.merge(cfg, {key: value})
+        except OmegaConfBaseException as error:
+            where = f"{key}.{error.full_key}" if schema is not None else error.full_key
+            reason = str(error).splitlines()[0]
+            raise ConfigError(f"{where}: {reason} (does not fit imgexp's schemas)") from error
+    OmegaConf.set_struct(cfg, True)
+    return cfg

@@ -22,7 +22,9 @@ def build(option: str, shape: tuple[int, int, int], classes: int, *overrides: st
 
 def test_five_conv_cnn_has_the_notebooks_229285_parameters() -> None:
     model = build("five_conv_cnn", (200, 200, 3), 5)
-    assert model.count_params() == 229_285  # seed 003's notebook, flowers model
+    # The flowers model in the notebook of "A single function to streamline image classification
+    # with Keras" (https://towardsdatascience.com/a-single-function-to-streamline-image-classification-with-keras-bd04f5cfe6df).
+    assert model.count_params() == 229_285
     assert model.get_layer("flatten").output.shape[1:] == (4 * 4 * 64,)
 
 

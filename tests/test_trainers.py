@@ -28,7 +28,9 @@ METRICS = {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_ac
 
 @pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
 def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -> None:
-    subclass = trainer == "custom_loop"  # seed 004's loop with seed 004's model
+    # The loop and the model of "Using TensorFlow 2.0 to build a CNN for image classification"
+    # (https://medium.com/analytics-vidhya/using-tensorflow-2-0-to-build-a-cnn-for-image-classification-4e50848ce1c0).
+    subclass = trainer == "custom_loop"
     model = ["model=subclass_cnn", "dataset.image_size=[28,28]"] if subclass else []
     base = DATA if subclass else TINY
     result = imgexp.train(*base, f"trainer={trainer}", "trainer.epochs=2", *model)
@@ -39,7 +41,7 @@ def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -
         assert [m.step for m in client.get_metric_history(result.run_id, name)] == [1, 2]
     assert result.history["loss"][1] < result.history["loss"][0]  # it learns
     assert result.model.compiled  # the runner's model.evaluate worked on it
-    if model:  # seed 004's subclassed model reloads from MLflow (registered serializable)
+    if model:  # the article's subclassed model reloads from MLflow (registered serializable)
         mlflow.set_tracking_uri(store_uri(isolated_home))
         images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 3)).astype(np.uint8)
         reloaded = mlflow.tensorflow.load_model(f"runs:/{result.run_id}/model")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from imgexp.config_checks import SEED, optional, ranged
+
 
 class Placement(str, Enum):
     """Where augmentation runs: in the tf.data pipeline (CPU) or as model layers (device)."""
@@ -23,7 +25,7 @@ class AugmentationConfig:
     placement: Placement = Placement.pipeline
     # Seeds layer i with seed + i (and the mix layer with seed + len(layers)); null = the run's
     # global seed (trainer.seed) decides.
-    seed: int | None = None
+    seed: int | None = ranged(None, optional(SEED))
     layers: list[Any] = field(default_factory=list)
     # Mixes images and one-hot labels within a batch; always in the tf.data pipeline, since it
     # changes the labels. The loss then trains on soft labels.

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from imgexp.cli.failure import guard
+
 # Each command module has ``main(argv) -> exit status``; they import nothing heavy at the top.
 COMMANDS = {
     "rerun": "imgexp.cli.rerun_command",
@@ -22,7 +24,7 @@ def entry() -> None:
     """Console script: fast help, a command, or compose and train."""
     if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
         module = importlib.import_module(COMMANDS[sys.argv[1]])
-        sys.exit(module.main(sys.argv[2:]))
+        sys.exit(guard(f"imgexp {sys.argv[1]}", lambda: module.main(sys.argv[2:])))
     if len(sys.argv) == 2 and sys.argv[1] in ("--help", "-h"):
         from imgexp.cli.usage import usage
 

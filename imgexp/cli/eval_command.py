@@ -10,6 +10,8 @@ import os
 import sys
 
 from imgexp.cli.closing import print_run_location
+from imgexp.cli.failure import guard
+from imgexp.errors import UserError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,19 +45,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = compose_config(*args.overrides, config_dir=args.config_dir)  # fails fast, no TF
-    except (HydraException, OmegaConfBaseException) as error:
-        print(f"imgexp eval: {error}", file=sys.stderr)
+    except (HydraException, OmegaConfBaseException, UserError) as error:
+        print(f"imgexp eval: error: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from imgexp.evaluation.logged_model import evaluate_logged_model
     from imgexp.predict.source import ModelSourceError
+    from imgexp.tracking.store import TrackingStoreError
 
     try:
         result = evaluate_logged_model(
             args.model, *args.overrides, config_dir=args.config_dir, composed=cfg
         )
-    except (ModelSourceError, FileNotFoundError, ValueError) as error:
-        print(f"imgexp eval: {error}", file=sys.stderr)
+    except (ModelSourceError, FileNotFoundError, ValueError, TrackingStoreError) as error:
+        print(f"imgexp eval: error: {error}", file=sys.stderr)
         return 1
     for name, value in sorted(result.metrics.items()):
         print(f"{name}: {value:.4f}")
@@ -66,4 +69,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The ``imgexp-eval`` console script (an alias of ``imgexp eval``)."""
-    sys.exit(main())
+    sys.exit(guard("imgexp eval", main))

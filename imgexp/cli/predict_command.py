@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
+from imgexp.cli.failure import guard
 from imgexp.predict.images import DEFAULT_MAX_PIXELS
 
 EXIT_SKIPPED = 3
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.top_k < 1:
         parser().error(f"--top-k must be at least 1, got {args.top_k}")
+    if args.class_names and not Path(args.class_names).expanduser().is_file():
+        parser().error(
+            f"--class-names {args.class_names}: no such file; expected a JSON list of class "
+            "names (or imgexp's class_names.json)"
+        )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # stdout carries only the results (csv/json for scripts); MLflow's download bars are noise.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -91,4 +98,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The ``imgexp-predict`` console script (an alias of ``imgexp predict``)."""
-    sys.exit(main())
+    sys.exit(guard("imgexp predict", main))

@@ -25,13 +25,11 @@ def main(argv: list[str]) -> int:
     cli = parser()
     args = cli.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
-    from imgexp.rerun import RerunError, rerun
+    from imgexp.rerun import rerun
     from imgexp.tracking.uri import default_tracking_uri
 
-    try:
-        result = rerun(args.run_id, args.overrides, args.tracking_uri)
-    except RerunError as error:
-        cli.exit(2, f"imgexp rerun: error: {error}\n")
+    # A user error (unknown run, refused _target_, bad value) is reported by the entry point.
+    result = rerun(args.run_id, args.overrides, args.tracking_uri)
     print_test_accuracy(result.metrics)
     uri = args.tracking_uri or default_tracking_uri()
     print_run_location(result.run_id, result.experiment_id, uri, f"rerun of {args.run_id}")

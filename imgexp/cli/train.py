@@ -1,23 +1,37 @@
 """``imgexp [overrides]``: the Hydra application that trains one configuration (or, with
-``--multirun``, one per sweep job) and returns its objective to the sweeper."""
+``--multirun``, one per sweep job) and returns its objective to the sweeper.
+
+Every value is range-checked before TensorFlow is imported; a user error (imgexp/cli/failure.py)
+ends a single run with a short message and exit status 2, and a sweep job as a failed job."""
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from imgexp import config
+from imgexp.cli import failure
 from imgexp.cli.closing import print_run_location, print_test_accuracy
-from imgexp.job import JobInfo
+from imgexp.config_checks import check_config
+from imgexp.errors import ConfigError
 from imgexp.tracking.env import SWEEP_NAME_ENV
+
+if TYPE_CHECKING:
+    from imgexp.job import JobInfo
 
 
 def job_info() -> JobInfo:
     """What Hydra knows about the current job, as the runner's `JobInfo`."""
+    from imgexp.job import JobInfo  # imports MLflow: after the checks
+
     hydra_cfg = HydraConfig.get()
     return JobInfo(
         overrides=list(hydra_cfg.overrides.task),
@@ -27,9 +41,28 @@ def job_info() -> JobInfo:
     )
 
 
+class JobUserError(CompactHydraException):
+    """A sweep job's user error, handed to Hydra, which prints it without a traceback and
+    goes on with the sweep as for any failed job."""
+
+
 @hydra.main(version_base="1.3", config_path=config.CONFIG_PATH, config_name=config.CONFIG_NAME)
 def main(cfg: DictConfig) -> float:
-    """Train one configuration; return the objective for sweepers."""
+    """Train one configuration; return the objective for sweepers. A user error ends a single
+    run with its message (exit status 2) and a sweep job as a failed job."""
+    try:
+        return train(cfg)
+    except Exception as error:
+        if failure.debugging() or not failure.is_user_error(error):
+            raise
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise JobUserError(f"imgexp: error: {error}") from error
+        sys.exit(failure.report("imgexp", error))
+
+
+def train(cfg: DictConfig) -> float:
+    """Check the ranges (before TensorFlow loads), train, print where the run is."""
+    check_config(cfg)
     from imgexp.runner import run
 
     result = run(cfg, job_info())
@@ -39,7 +72,7 @@ def main(cfg: DictConfig) -> float:
     value = result.objective(cfg.objective.metric)
     if math.isnan(value) and os.environ.get(SWEEP_NAME_ENV):
         # A NaN would stop an Optuna sweep; a misnamed metric is a config error.
-        raise ValueError(
+        raise ConfigError(
             f"objective.metric={cfg.objective.metric!r} is not a metric of this run; "
             f"it has: {', '.join(sorted(result.metrics))}"
         )

@@ -25,6 +25,7 @@ Config groups (conf/) and their options:
   imgexp --info defaults-tree ...    what a preset composed
   imgexp --hydra-help                Hydra's own options (launchers, sweepers, searchpath)
   imgexp <command> --help            the options of rerun, report, predict, eval
+  HYDRA_FULL_ERROR=1 imgexp ...      a bad value or missing data with its Python traceback
 Runs go to the MLflow store under $IMGEXP_HOME (default ~/.imgexp); see docs/tracking.md."""
 
 

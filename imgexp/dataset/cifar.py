@@ -30,6 +30,10 @@ CLASSES = [
     "truck",
 ]
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+# The SHA-256 that keras.datasets.cifar10 pins for this file (170,498,071 bytes).
+REMOTE = download.Remote(
+    ORIGIN, sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+)
 MANUAL = f"get {ORIGIN} and pass dataset.data_dir=<the directory holding it>"
 # Where a base directory may hold the batches: extracted, keras' cache layout, or the archive.
 SUBDIRS = [BATCHES, f"{BATCHES}-target/{BATCHES}", ""]
@@ -113,22 +117,21 @@ def load_cifar10(cfg: DictConfig) -> ImageArrays:
     """CIFAR-10: 50,000 train and 10,000 test colour images of 32x32, 10 classes."""
     bases = locate.search_dirs(cfg, ["cifar10", "cifar-10"])
     found = locate.find_first(bases, SUBDIRS, is_cifar)
-    if found is None and cfg.get("download"):
-        import keras
-
-        download.fetch(ORIGIN, "CIFAR-10", MANUAL, keras.datasets.cifar10.load_data)
+    # download=true keeps the verified archive (read as it is) in <keras cache>/cifar10/.
+    cached = locate.keras_datasets_dir() / "cifar10" / ARCHIVE
+    if cfg.get("download") and found in (None, cached, cached.parent):
+        download.ensure_file(REMOTE, cfg, cached, "CIFAR-10", MANUAL)
         found = locate.find_first(bases, SUBDIRS, is_cifar)
     if found is None:
         layout = (
             f"  <dir>/{ARCHIVE}\nor <dir>/{BATCHES}/data_batch_1..5, test_batch "
             "(the archive extracted)"
         )
-        raise FileNotFoundError(
-            locate.not_found_message(
-                "cifar10: the CIFAR-10 python batches",
-                bases,
-                layout,
-                "Add dataset.download=true when online.",
-            )
+        raise locate.not_found(
+            cfg,
+            "cifar10: the CIFAR-10 python batches",
+            bases,
+            layout,
+            "Add dataset.download=true when online.",
         )
     return read_cifar10(found)

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imgexp.dataset import download
+from omegaconf import DictConfig
+
+from imgexp.dataset import download, locate
+
+# download=true: fetch(cfg, found root or None) -> whether it downloaded (then look again).
+Fetch = Callable[[DictConfig, Path | None], bool]
 
 
 @dataclass(frozen=True)
@@ -20,27 +27,38 @@ class FolderSource:
     aliases: dict[str, str] = field(default_factory=dict)  # class name -> folder name on disk
     exclude: tuple[str, ...] = ()  # class folders left out unless `classes:` names them
     advice: str = ""  # how to get the data
-    fetch: Callable[[], None] | None = None  # download=true (keras' downloader)
+    fetch: Fetch | None = None  # download=true
 
 
-def keras_archive(fname: str, origin: str, what: str, advice: str) -> Callable[[], None]:
-    """A download=true action: keras' downloader fetches and extracts into its cache."""
+def archive_fetch(
+    name: str,
+    remote: download.Remote,
+    advice: str,
+    extract: Callable[[Path, Path], None] = download.extract_tar,
+) -> Fetch:
+    """download=true for an archive: it is fetched, verified and extracted into
+    ``<keras cache>/<name>/`` (with a completion marker) when the root was not found, or was
+    found there without the marker (an interrupted extraction)."""
 
-    def fetch() -> None:
-        import keras
-
-        download.fetch(
-            origin,
-            what,
-            advice,
-            lambda: keras.utils.get_file(fname, origin=origin, extract=True),
-        )
+    def fetch(cfg: DictConfig, found: Path | None) -> bool:
+        dest = locate.keras_datasets_dir() / name
+        if found is not None and (
+            not found.is_relative_to(dest) or download.is_complete(dest, remote, cfg)
+        ):
+            return False
+        download.ensure_extracted(remote, cfg, dest, name, advice, extract)
+        return True
 
     return fetch
 
 
 FLOWERS_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+)
+# tensorflow-datasets' SHA-256 of flower_photos.tgz (url_checksums/tf_flowers.txt, 228,813,984
+# bytes; download.tensorflow.org is this same bucket).
+FLOWERS_REMOTE = download.Remote(
+    FLOWERS_URL, sha256="4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"
 )
 FLOWERS_HELP = (
     f"flowers: TensorFlow's {FLOWERS_URL} (classes daisy dandelion roses sunflowers tulips) or "
@@ -53,6 +71,9 @@ CHEST_XRAY_HELP = (
     "needed), unzip it, and pass dataset.data_dir=<the folder holding train/ val/ test/>."
 )
 CALTECH_URL = "https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip"
+# CaltechDATA publishes an MD5 only (record mzrjq-6wc02, 137,414,764 bytes).
+CALTECH_REMOTE = download.Remote(CALTECH_URL, md5="3138e1922a9193bfa496528edbbc45d0")
+CALTECH_INNER = "101_ObjectCategories.tar.gz"
 CALTECH_HELP = (
     f"caltech101: get {CALTECH_URL}, unpack it and the 101_ObjectCategories.tar.gz inside, "
     "and pass dataset.data_dir=<the folder holding 101_ObjectCategories/>."
@@ -79,23 +100,23 @@ FLOWERS = FolderSource(
         "tulip": "tulips",
     },
     advice=FLOWERS_HELP + " Or add dataset.download=true when online.",
-    fetch=keras_archive("flower_photos", FLOWERS_URL, "flowers", FLOWERS_HELP),
+    fetch=archive_fetch("flowers", FLOWERS_REMOTE, FLOWERS_HELP),
 )
 
 
-def fetch_caltech101() -> None:
-    """The Caltech zip holds a second archive, 101_ObjectCategories.tar.gz: unpack both."""
-    import tarfile
-
-    import keras
-
-    def get() -> None:
-        extracted = Path(keras.utils.get_file("caltech101", origin=CALTECH_URL, extract=True))
-        for inner in extracted.rglob("101_ObjectCategories.tar.gz"):
-            with tarfile.open(inner) as archive:
-                archive.extractall(inner.parent, filter="data")
-
-    download.fetch(CALTECH_URL, "caltech101", CALTECH_HELP, get)
+def extract_caltech101(archive: Path, into: Path) -> None:
+    """caltech-101.zip holds caltech-101/101_ObjectCategories.tar.gz (and annotations, left
+    out, and macOS' __MACOSX/ copies): the inner archive is streamed out of the zip."""
+    with zipfile.ZipFile(archive) as outer:
+        inner = [
+            name
+            for name in outer.namelist()
+            if Path(name).name == CALTECH_INNER and not name.startswith("__MACOSX")
+        ]
+        if not inner:
+            raise ValueError(f"{archive.name} holds no {CALTECH_INNER}")
+        with outer.open(inner[0]) as handle, tarfile.open(fileobj=handle, mode="r|gz") as tar:
+            tar.extractall(into, filter="data")
 
 
 CALTECH101 = FolderSource(
@@ -108,5 +129,5 @@ CALTECH101 = FolderSource(
     split_layout=False,
     exclude=("BACKGROUND_Google",),  # clutter, not an object category
     advice=CALTECH_HELP + " Or add dataset.download=true when online.",
-    fetch=fetch_caltech101,
+    fetch=archive_fetch("caltech101", CALTECH_REMOTE, CALTECH_HELP, extract_caltech101),
 )

@@ -33,25 +33,57 @@ FASHION_CLASSES = [
     "Ankle boot",
 ]
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# keras.datasets.mnist pins this SHA-256 for mnist.npz (11,490,434 bytes).
+MNIST_NPZ = download.Remote(
+    KERAS_ORIGIN + "mnist.npz",
+    sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+)
+# keras pins nothing for Fashion-MNIST: these are tensorflow-datasets' SHA-256s of Zalando's
+# published files (url_checksums/fashion_mnist.txt), the same bytes (and sizes) keras' copy holds.
+FASHION_FILES = (
+    download.Remote(
+        KERAS_ORIGIN + FILES["x_train"],
+        sha256="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    ),
+    download.Remote(
+        KERAS_ORIGIN + FILES["y_train"],
+        sha256="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    ),
+    download.Remote(
+        KERAS_ORIGIN + FILES["x_test"],
+        sha256="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    ),
+    download.Remote(
+        KERAS_ORIGIN + FILES["y_test"],
+        sha256="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    ),
+)
 
 
 @dataclass(frozen=True)
 class IdxSource:
     """What tells one MNIST-format dataset from another."""
 
-    keras_name: str  # keras.datasets.<name>.load_data() downloads it
     dirs: tuple[str, ...]  # usual directory names (ours, keras' cache)
     classes: tuple[str, ...]
+    remotes: tuple[download.Remote, ...]  # what download=true fetches
+    cache: str = ""  # where under keras' cache it goes ("": the cache itself, as keras does)
     npz: str | None = None  # keras' single-file layout, in its cache directory
     system_dir: str | None = None  # a distribution package's copy
     apt_hint: str = ""
 
+    def download_target(self) -> Path:
+        """What download=true leaves: the npz file, or the directory of the idx files."""
+        cache = locate.keras_datasets_dir() / self.cache
+        return cache / self.npz if self.npz else cache
 
-MNIST = IdxSource("mnist", ("mnist",), tuple(str(d) for d in range(10)), npz="mnist.npz")
+
+MNIST = IdxSource(("mnist",), tuple(str(d) for d in range(10)), (MNIST_NPZ,), npz="mnist.npz")
 FASHION_MNIST = IdxSource(
-    "fashion_mnist",
     ("fashion_mnist", "fashion-mnist"),
     tuple(FASHION_CLASSES),
+    FASHION_FILES,
+    cache="fashion-mnist",
     system_dir="/usr/share/datasets/fashion-mnist",
     apt_hint="On Debian/Ubuntu: apt-get install dataset-fashion-mnist.",
 )
@@ -132,31 +164,31 @@ def read_source(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_idx_dataset(cfg: DictConfig, source: IdxSource) -> ImageArrays:
-    """Find (or, with download=true, fetch through keras) the files and read them."""
+    """Find the files (with download=true: fetch and verify them first) and read them."""
     extra = [source.system_dir] if source.system_dir else []
     bases = locate.search_dirs(cfg, source.dirs, extra)
     found = find_source(bases, source.npz)
-    if found is None and cfg.get("download"):
-        import keras
-
-        download.fetch(
-            KERAS_ORIGIN,
-            source.keras_name,
-            "put the four idx .gz files in a directory and pass dataset.data_dir=<that directory>",
-            getattr(keras.datasets, source.keras_name).load_data,
-        )
+    target = source.download_target()
+    if cfg.get("download") and found in (None, target):
+        for remote in source.remotes:
+            download.ensure_file(
+                remote,
+                cfg,
+                target if source.npz else target / remote.file,
+                cfg.name,
+                "put the four idx .gz files in a directory and pass dataset.data_dir=<it>",
+            )
         found = find_source(bases, source.npz)
     if found is None:
         layout = "  <dir>/" + "\n  <dir>/".join(FILES.values())
         if source.npz:
             layout += f"\nor keras' single file <dir>/{source.npz}"
-        raise FileNotFoundError(
-            locate.not_found_message(
-                f"{cfg.name}: the idx files",
-                bases,
-                layout,
-                f"Add dataset.download=true when online. {source.apt_hint}".strip(),
-            )
+        raise locate.not_found(
+            cfg,
+            f"{cfg.name}: the idx files",
+            bases,
+            layout,
+            f"Add dataset.download=true when online. {source.apt_hint}".strip(),
         )
     return ImageArrays(class_names=list(source.classes), source=str(found), **read_source(found))
 

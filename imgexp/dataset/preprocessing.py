@@ -33,7 +33,9 @@ def preprocessing_layers(cfg: DictConfig, adapt_data: object | None) -> list[ker
         if adapt_data is None:
             raise ValueError("dataset.normalize=true needs training data to adapt to")
         normalization = keras.layers.Normalization(axis=-1, name="featurewise_normalization")
-        # Statistics come from the training split only (seed 000 fitted them on val/test).
+        # Statistics come from the training split only ("How to build a CNN from scratch using
+        # tf.keras (functional API)" fitted them on val/test:
+        # https://towardsdatascience.com/how-to-build-a-convolutional-neural-network-from-scratch-using-tf-keras-for-image-classification-ee4482de8453).
         normalization.adapt(prepared_for_adapt(adapt_data, layers))
         layers.append(normalization)
     return layers

@@ -1,4 +1,6 @@
-"""Seed 000's functional-API CNN: Conv(relu)-BN stacks with two poolings, Dense(relu)-BN head."""
+"""The functional-API CNN of "How to build a CNN from scratch using tf.keras (functional API)"
+(https://towardsdatascience.com/how-to-build-a-convolutional-neural-network-from-scratch-using-tf-keras-for-image-classification-ee4482de8453):
+Conv(relu)-BN stacks with two poolings, Dense(relu)-BN head."""
 
 from __future__ import annotations
 

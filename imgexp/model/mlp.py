@@ -1,4 +1,6 @@
-"""Multi-layer perceptron (seed 001: Flatten -> Dense 300 -> Dense 100 -> Dense classes)."""
+"""Multi-layer perceptron (Flatten -> Dense 300 -> Dense 100 -> Dense classes in "Building an
+image classifier using Keras and TensorFlow",
+https://medium.com/analytics-vidhya/building-image-classifier-using-keras-and-tensorflow-fef21c54732a)."""
 
 from __future__ import annotations
 

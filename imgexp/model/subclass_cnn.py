@@ -1,5 +1,8 @@
-"""Seed 004's subclassed ``keras.Model``, registered as serializable so that the model MLflow
-logs reloads (an unregistered subclass fails with "Could not locate class")."""
+"""The subclassed ``keras.Model`` of "Using TensorFlow 2.0 to build a CNN for image
+classification"
+(https://medium.com/analytics-vidhya/using-tensorflow-2-0-to-build-a-cnn-for-image-classification-4e50848ce1c0),
+registered as serializable so that the model MLflow logs reloads (an unregistered subclass
+fails with "Could not locate class")."""
 
 from __future__ import annotations
 

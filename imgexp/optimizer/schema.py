@@ -7,15 +7,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imgexp.config_checks import POSITIVE, number, optional, ranged
+
+NON_NEGATIVE_OR_NULL = optional(number(0))
+POSITIVE_OR_NULL = optional(POSITIVE)
+UNIT = number(0, 1)  # momentum, rho: [0, 1]
+DECAY = number(0, 1, high_open=True)  # Adam's betas: [0, 1)
+
 
 @dataclass
 class OptimizerConfig:
     """Options every Keras optimizer takes."""
 
     _target_: str = "keras.optimizers.Adam"
-    learning_rate: float = 0.001
-    weight_decay: float | None = None
-    clipnorm: float | None = None
+    learning_rate: float = ranged(0.001, POSITIVE)
+    weight_decay: float | None = ranged(None, NON_NEGATIVE_OR_NULL)
+    clipnorm: float | None = ranged(None, POSITIVE_OR_NULL)
 
 
 @dataclass
@@ -23,9 +30,9 @@ class AdamConfig(OptimizerConfig):
     """keras.optimizers.Adam."""
 
     _target_: str = "keras.optimizers.Adam"
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-7
+    beta_1: float = ranged(0.9, DECAY)
+    beta_2: float = ranged(0.999, DECAY)
+    epsilon: float = ranged(1e-7, POSITIVE)
 
 
 @dataclass
@@ -33,8 +40,8 @@ class SGDConfig(OptimizerConfig):
     """keras.optimizers.SGD (Keras default learning rate 0.01)."""
 
     _target_: str = "keras.optimizers.SGD"
-    learning_rate: float = 0.01
-    momentum: float = 0.0
+    learning_rate: float = ranged(0.01, POSITIVE)
+    momentum: float = ranged(0.0, UNIT)
     nesterov: bool = False
 
 
@@ -43,9 +50,9 @@ class RMSpropConfig(OptimizerConfig):
     """keras.optimizers.RMSprop."""
 
     _target_: str = "keras.optimizers.RMSprop"
-    rho: float = 0.9
-    momentum: float = 0.0
-    epsilon: float = 1e-7
+    rho: float = ranged(0.9, UNIT)
+    momentum: float = ranged(0.0, UNIT)
+    epsilon: float = ranged(1e-7, POSITIVE)
 
 
 @dataclass
@@ -53,7 +60,7 @@ class AdamWConfig(AdamConfig):
     """keras.optimizers.AdamW: Adam with decoupled weight decay (Keras default 0.004)."""
 
     _target_: str = "keras.optimizers.AdamW"
-    weight_decay: float | None = 0.004
+    weight_decay: float | None = ranged(0.004, NON_NEGATIVE_OR_NULL)
 
 
 SCHEMAS = {

@@ -4,7 +4,11 @@ optimizer steps once the dataset size is known); rates are fractions of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from imgexp.config_checks import NON_NEGATIVE, POSITIVE, count, each, number, ranged
+
+UNIT = number(0, 1)  # a fraction of the learning rate
 
 
 @dataclass
@@ -21,9 +25,9 @@ class CosineConfig:
 
     _target_: str = "imgexp.schedule.schedules.cosine"
     name: str = "cosine"
-    warmup_epochs: float = 0.0
-    warmup_start: float = 0.0
-    alpha: float = 0.0
+    warmup_epochs: float = ranged(0.0, NON_NEGATIVE)
+    warmup_start: float = ranged(0.0, UNIT)
+    alpha: float = ranged(0.0, UNIT)
 
 
 @dataclass
@@ -32,8 +36,8 @@ class StepConfig:
 
     _target_: str = "imgexp.schedule.schedules.step"
     name: str = "step"
-    milestones: list[int] = field(default_factory=lambda: [30, 60, 90])
-    gamma: float = 0.1
+    milestones: list[int] = ranged([30, 60, 90], each(count(1)))
+    gamma: float = ranged(0.1, POSITIVE)
 
 
 @dataclass
@@ -43,10 +47,10 @@ class PlateauConfig:
     _target_: str = "imgexp.schedule.schedules.plateau"
     name: str = "plateau"
     monitor: str = "val_loss"
-    factor: float = 0.1
-    patience: int = 5
-    min_lr: float = 0.0
-    cooldown: int = 0
+    factor: float = ranged(0.1, number(0, 1, low_open=True, high_open=True))
+    patience: int = ranged(5, count(0))
+    min_lr: float = ranged(0.0, NON_NEGATIVE)
+    cooldown: int = ranged(0, count(0))
 
 
 SCHEMAS = {

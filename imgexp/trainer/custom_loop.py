@@ -1,4 +1,7 @@
-"""The ``custom_loop`` trainer (seed 004): a ``tf.GradientTape`` train step and a test step,
+"""The ``custom_loop`` trainer (the loop of "Using TensorFlow 2.0 to build a CNN for image
+classification",
+https://medium.com/analytics-vidhya/using-tensorflow-2-0-to-build-a-cnn-for-image-classification-4e50848ce1c0):
+a ``tf.GradientTape`` train step and a test step,
 each compiled with ``tf.function``, Keras metrics reset every epoch. It drives the same Keras
 callbacks as ``fit`` with the same log names, so early stopping, TerminateOnNaN, checkpoints,
 ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compiled. Like
