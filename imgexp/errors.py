@@ -24,3 +24,9 @@ class UntrustedTargetError(ConfigError):
 
 class DataNotFoundError(UserError, FileNotFoundError):
     """A dataset's files are not where the config says (or anywhere imgexp looks)."""
+
+
+class DownloadError(UserError, RuntimeError):
+    """``dataset.download=true`` could not fetch, verify or unpack a dataset (offline, a
+    corrupt or truncated file, a bad checksum): nothing was cached, and the message says how
+    to get the data by hand."""

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from imgexp.errors import DownloadError
+
 log = logging.getLogger(__name__)
 TIMEOUT_ENV = "IMGEXP_DOWNLOAD_TIMEOUT"
 MIRROR_ENV = "IMGEXP_DATA_MIRROR"
@@ -103,7 +105,7 @@ def require_online(origin: str, what: str, advice: str) -> None:
             (parts.hostname, port), timeout=min(timeout_seconds(), 10)
         ).close()
     except OSError as error:
-        raise RuntimeError(
+        raise DownloadError(
             f"dataset.download=true: cannot reach {parts.hostname} to download {what} "
             f"({error}). Check the network or proxy, or download it by hand: {advice}"
         ) from error
@@ -149,13 +151,13 @@ def download_to(
             try:
                 size = stream(url, handle, list(hashers.values()))
             except Exception as error:  # noqa: BLE001 - any failure gets the same advice
-                raise RuntimeError(
+                raise DownloadError(
                     f"dataset.download=true: downloading {what} from {url} failed ({error}); "
                     f"nothing was cached. Retry, or download it by hand: {advice}"
                 ) from error
         digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
         if check and digests[check[0]] != check[1]:
-            raise RuntimeError(
+            raise DownloadError(
                 f"dataset.download=true: {remote.file} from {url} ({size} bytes) has {check[0]} "
                 f"{digests[check[0]]}, expected {check[1]} ({check[2]}). The "
                 "download is corrupt or incomplete and was discarded; nothing was cached. A "
@@ -220,7 +222,7 @@ def ensure_extracted(
         try:
             extract(archive, work)
         except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError) as error:
-            raise RuntimeError(
+            raise DownloadError(
                 f"dataset.download=true: cannot extract {remote.file} from {marker['url']} "
                 f"({error}); nothing was cached. Download it by hand instead: {advice}"
             ) from error
