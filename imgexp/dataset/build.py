@@ -15,7 +15,7 @@ import tensorflow as tf
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from imgexp.dataset import pipeline, splits
+from imgexp.dataset import decode, pipeline, splits
 from imgexp.dataset.arrays import ImageArrays, match_channels
 from imgexp.dataset.bundle import DataBundle
 from imgexp.dataset.files import FileTable, ImageFiles, digest_files
@@ -123,7 +123,8 @@ def bundle_from_files(
     for split in tables:
         if split == "validation" and source == "test":
             continue  # the same dataset object as test, decoded and cached once
-        prefix = f"{cfg.name}-{digest}-{split}-{image_size[0]}x{image_size[1]}x{channels}"
+        size = f"{image_size[0]}x{image_size[1]}x{channels}"
+        prefix = f"{cfg.name}-{digest}-{split}-{size}-decode{decode.VERSION}"
         reused = split != "test" or source == "test"  # test alone: read once
         decoded[split] = pipeline.cached(
             pipeline.decoded_files(tables[split], image_size, channels),

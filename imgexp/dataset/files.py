@@ -1,5 +1,5 @@
 """Folder datasets before decoding: which image files make up each split, plus what the scan
-found (real format, size, content hash) and which files it had to skip."""
+found (real format, size, content hash, the decoder that read it) and which files it skipped."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ class FileTable:
     formats: np.ndarray  # the real format PIL found ("JPEG", "PNG", ...), not the extension
     sizes: np.ndarray  # (N, 2) height, width in pixels
     hashes: np.ndarray  # sha256 of each file's bytes
+    # "tf" or "pil": the decoder the scan read each file with (None: by format, decode.py)
+    decoders: np.ndarray | None = None
+    nbytes: np.ndarray | None = None  # each file's size when scanned (None or -1: unknown)
 
     def __post_init__(self) -> None:
         self.paths = np.asarray(self.paths, dtype=object)
@@ -25,6 +28,11 @@ class FileTable:
         self.formats = np.asarray(self.formats, dtype=object)
         self.sizes = np.asarray(self.sizes, dtype=np.int64).reshape(-1, 2)
         self.hashes = np.asarray(self.hashes, dtype=object)
+        count = len(self.labels)
+        self.decoders = np.asarray(
+            [""] * count if self.decoders is None else self.decoders, dtype=object
+        )
+        self.nbytes = np.asarray([-1] * count if self.nbytes is None else self.nbytes, np.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -37,6 +45,8 @@ class FileTable:
             self.formats[indices],
             self.sizes[indices],
             self.hashes[indices],
+            self.decoders[indices],
+            self.nbytes[indices],
         )
 
     @classmethod

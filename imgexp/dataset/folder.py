@@ -20,6 +20,7 @@ from imgexp.dataset.folder_sources import (
     FolderSource,
 )
 from imgexp.dataset.scan import ImageInfo
+from imgexp.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,12 @@ def find_root(cfg: DictConfig, source: FolderSource) -> Path:
     elif cfg.get("data_dir"):
         bases = [Path(str(cfg.data_dir)).expanduser()]
     else:
-        raise ValueError(
+        raise ConfigError(
             f"dataset={cfg.name} needs dataset.data_dir=<root>, a folder laid out as\n"
             f"{layout.CLASS_LAYOUT}\nor\n{layout.SPLIT_LAYOUT}"
         )
     root = locate.find_first(bases, source.subdirs, accepts(source))
-    if root is None and cfg.get("download") and source.fetch is not None:
-        source.fetch()
+    if cfg.get("download") and source.fetch is not None and source.fetch(cfg, root):
         root = locate.find_first(bases, source.subdirs, accepts(source))
     if root is None:
         expected = {True: layout.SPLIT_LAYOUT, False: layout.CLASS_LAYOUT}.get(
@@ -54,9 +54,7 @@ def find_root(cfg: DictConfig, source: FolderSource) -> Path:
         )
         if cfg.get("download") and source.fetch is None:
             expected += f"\n(dataset={cfg.name} cannot be downloaded automatically.)"
-        raise FileNotFoundError(
-            locate.not_found_message(f"{cfg.name}: image folder", bases, expected, source.advice)
-        )
+        raise locate.not_found(cfg, f"{cfg.name}: image folder", bases, expected, source.advice)
     return root.resolve()
 
 
@@ -127,6 +125,8 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
             formats=[info.format for _, _, info in good],
             sizes=[(info.height, info.width) for _, _, info in good],
             hashes=[info.sha256 for _, _, info in good],
+            decoders=[info.decoder for _, _, info in good],
+            nbytes=[info.nbytes for _, _, info in good],
         )
     check_classes_not_empty(splits, class_names, files)
     if skipped:

@@ -69,19 +69,22 @@ def resizer(image_size: tuple[int, int]) -> Callable:
 
 
 def decoded_files(table: FileTable, image_size: tuple[int, int], channels: int) -> tf.data.Dataset:
-    """(uint8 image, label) per file, decoded and resized in parallel, in file order.
+    """(uint8 image, label) per file, decoded and resized in parallel, in file order: exactly one
+    element per row, so a split yields the count the run logs.
 
-    The scan has removed unreadable files; ``ignore_errors`` is the safety net for a file that
-    changes or fails anyway, so one bad file never stops an epoch (TF logs it)."""
+    No ``ignore_errors``: the scan decoded every file once with the decoder it takes here and
+    skipped (and counted) the ones that failed, so nothing is left to drop quietly. A file that
+    changes or vanishes after the scan fails the pass with its path instead."""
     branches = [
-        decode.branch(fmt, int(height), int(width), image_size)
-        for fmt, (height, width) in zip(table.formats, table.sizes, strict=True)
+        decode.branch(fmt, int(height), int(width), image_size, decoder)
+        for fmt, (height, width), decoder in zip(
+            table.formats, table.sizes, table.decoders, strict=True
+        )
     ]
     dataset = tf.data.Dataset.from_tensor_slices(
-        (table.paths.astype(str), np.asarray(branches, np.int32), table.labels)
+        (table.paths.astype(str), np.asarray(branches, np.int32), table.nbytes, table.labels)
     )
-    dataset = dataset.map(decode.decoder(image_size, channels), num_parallel_calls=AUTOTUNE)
-    return dataset.ignore_errors(log_warning=True)
+    return dataset.map(decode.decoder(image_size, channels), num_parallel_calls=AUTOTUNE)
 
 
 def cached(dataset: tf.data.Dataset, cache: str | None, file_prefix: str) -> tf.data.Dataset:

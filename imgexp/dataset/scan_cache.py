@@ -3,7 +3,8 @@ job of a sweep, every rerun) check only the files that changed instead of re-rea
 
 A file counts as unchanged while its size and modification time (ns) are the same, the test
 ``make`` and ``rsync`` use; delete ``$IMGEXP_HOME/cache/scan/`` to force a full rescan. One JSON
-file per dataset root, replaced atomically, so parallel jobs never read half of one."""
+file per dataset root, replaced atomically, so parallel jobs never read half of one. Entries of
+an older scan (`VERSION`: what the scan checks and records) are rescanned, not trusted."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from imgexp.paths.home import imgexp_home
 
 Result = ImageInfo | SkippedFile
 Key = tuple[int, int]  # (size, mtime_ns)
+# 2: every file decoded once by the decoder it takes, which is recorded (decode.choose_decoder)
+VERSION = 2
 
 
 def scan_folder(paths: list[str], root: str | Path) -> list[Result]:
@@ -69,16 +72,22 @@ def lookup(entry: Any, path: str, key: Key | None) -> Result | None:
     """The cached result for ``path`` when its entry matches the file as it is now."""
     if key is None or not isinstance(entry, dict) or entry.get("key") != list(key):
         return None
+    if entry.get("version") != VERSION:
+        return None
     if "skipped" in entry:
         return SkippedFile(path, str(entry["skipped"]))
-    image_format, height, width, sha256 = entry["info"]
-    return ImageInfo(str(image_format), int(height), int(width), str(sha256))
+    try:
+        image_format, height, width, sha256, decoder = entry["info"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return ImageInfo(str(image_format), int(height), int(width), str(sha256), str(decoder), key[0])
 
 
 def entry(result: Result, key: Key) -> dict[str, Any]:
     if isinstance(result, SkippedFile):
-        return {"key": list(key), "skipped": result.reason}
-    return {"key": list(key), "info": [result.format, result.height, result.width, result.sha256]}
+        return {"key": list(key), "version": VERSION, "skipped": result.reason}
+    info = [result.format, result.height, result.width, result.sha256, result.decoder]
+    return {"key": list(key), "version": VERSION, "info": info}
 
 
 def save(file: Path, entries: dict[str, Any]) -> None:

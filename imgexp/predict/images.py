@@ -1,14 +1,18 @@
 """Reads image files for prediction exactly as imgexp's folder datasets read them for training:
 the same scan (format by content, so a WebP named ``.JPG`` is fine; truncated or corrupt files
-refused) and the same tf.data decoder (`imgexp.dataset.decode`: decode to RGB, bilinear resize to
-the model's input size, grayscale if the model is), so the pixels are bit-identical to what the
-model trained on. Pillow's decompression-bomb limit is enforced first, with a clear message.
+refused; each file decoded once and its decoder chosen) and the same tf.data decoder
+(`imgexp.dataset.decode`: TensorFlow's or PIL's, to RGB, bilinear resize to the model's input
+size, grayscale if the model is), so the pixels are bit-identical to what the model trained on,
+whatever the format (JPEG, PNG, GIF, BMP, WebP, TIFF, ...). Pillow's decompression-bomb limit
+is enforced first, with a clear message. A file that still fails is an `ImageError` naming it
+and why, never another exception.
 
 EXIF orientation is ignored, as in training."""
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,14 +86,41 @@ def load_image(
         raise ImageError(f"{path}: not an image (no known image format)") from None
     except OSError as error:
         raise ImageError(f"{path}: {error.strerror or error}") from None
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for bad headers
+        raise ImageError(
+            f"{path}: not a readable image: {type(error).__name__}: {error}"
+        ) from None
     with bomb_limit(max_pixels):
-        info = scan.check_image(str(path))  # the training scan: truncated or corrupt files
-    if not isinstance(info, scan.ImageInfo):
-        raise ImageError(f"{path}: {info.reason}")
-    size = tuple(image_size) if image_size is not None else (info.height, info.width)
-    which = decode.branch(info.format, info.height, info.width, size)
-    pixels, _ = decode.decoder(size, channels)(tf.constant(str(path)), tf.constant(which), 0)
+        info = scan.check_image(str(path))  # the training scan: decodes it, picks its decoder
+        if not isinstance(info, scan.ImageInfo):
+            raise ImageError(f"{path}: {info.reason}")
+        size = tuple(image_size) if image_size is not None else (info.height, info.width)
+        which = decode.branch(info.format, info.height, info.width, size, info.decoder)
+        try:
+            pixels, _ = decode.decoder(size, channels)(
+                tf.constant(str(path)), tf.constant(which), tf.constant(info.nbytes), 0
+            )
+        except Exception as error:  # noqa: BLE001 - a file changed since its scan, or worse
+            raise ImageError(f"{path}: cannot be decoded: {decode.error_text(error)}") from None
     return np.asarray(pixels)
+
+
+def load_image_bytes(
+    data: bytes,
+    image_size: tuple[int, int] | None,
+    channels: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str = "image",
+) -> np.ndarray:
+    """`load_image` of an image file's contents (a served request's): the same checks and
+    decoder, through a temporary file; the `ImageError` names ``name`` instead of that file."""
+    with tempfile.TemporaryDirectory(prefix="imgexp-image-") as folder:
+        path = Path(folder) / "image"
+        path.write_bytes(data)
+        try:
+            return load_image(path, image_size, channels, max_pixels)
+        except ImageError as error:
+            raise ImageError(f"{name}: {str(error).removeprefix(f'{path}: ')}") from None
 
 
 @contextlib.contextmanager
