@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -83,12 +83,15 @@ def register() -> None:
 register()
 
 
-def compose_config(*overrides: str, config_dir: str | Path | None = None) -> DictConfig:
+def compose_config(
+    *overrides: str, config_dir: str | Path | None = None, config_name: str = CONFIG_NAME
+) -> DictConfig:
     """Compose (and validate) the config exactly as ``imgexp <overrides>`` would, with Hydra's
     node (``cfg.hydra``) included.
 
     ``config_dir`` adds a directory of your own YAML files to Hydra's search path; it must
-    exist (Hydra would silently skip it). Every value is range-checked (`check_config`)."""
+    exist (Hydra would silently skip it). ``config_name`` picks another primary config there
+    (`imgexp.rerun` composes a logged run's). Every value is range-checked (`check_config`)."""
     extra = []
     if config_dir is not None:
         directory = Path(config_dir).expanduser()
@@ -98,8 +101,13 @@ def compose_config(*overrides: str, config_dir: str | Path | None = None) -> Dic
                 "YAML configs laid out like conf/ (<dir>/<group>/<option>.yaml)"
             )
         extra.append(f"hydra.searchpath=[file://{directory.resolve()}]")
-    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-        cfg = compose(CONFIG_NAME, overrides=list(overrides) + extra, return_hydra_config=True)
+    if config_name == CONFIG_NAME:
+        context = initialize_config_module(CONFIG_MODULE, version_base="1.3")
+    else:  # a primary config of config_dir's: the packaged groups go on the search path
+        context = initialize_config_dir(str(directory.resolve()), version_base="1.3")
+        extra = [f"hydra.searchpath=[{CONFIG_PATH}]"]
+    with context:
+        cfg = compose(config_name, overrides=list(overrides) + extra, return_hydra_config=True)
     return check_config(cfg)
 
 

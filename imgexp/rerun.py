@@ -1,8 +1,12 @@
 """``imgexp rerun <run_id> [overrides...]``: train again from the exact config a run logged.
 
-The config comes from the run's ``config/config.yaml`` artifact (not from today's ``conf/``),
-overrides apply on top (unknown keys are rejected), differences in package versions and in the
-dataset digest are warned about, and the new run is tagged ``imgexp.rerun_of=<run_id>``.
+The config comes from the run's ``config/config.yaml`` artifact (not from today's ``conf/``).
+It becomes the primary config of the same Hydra composition as ``imgexp`` itself, so every
+override training accepts applies on top (``tracking.*``, ``hydra.*``, ``+key=``, ``-m`` sweeps;
+unknown keys are rejected). The run is looked for in the store that ``--tracking-uri``, a
+``tracking.uri=`` override or ``$MLFLOW_TRACKING_URI`` names (else imgexp's default store), and
+the new run goes to that store too; differences in package versions and in the dataset digest
+are warned about, and the new run is tagged ``imgexp.rerun_of=<run_id>``.
 
 The artifact is untrusted input (anyone who can write to the store could have written it), so
 before anything of it is used: every ``_target_`` must be on imgexp's allowlist
@@ -26,9 +30,11 @@ from imgexp import config as schemas
 from imgexp import targets
 from imgexp.config_checks import check_config
 from imgexp.errors import ConfigError, UserError
-from imgexp.job import JobInfo, TrainResult
+from imgexp.job import JobInfo, TrainResult, plain_config
+from imgexp.paths.home import imgexp_home
 from imgexp.tracking import names
-from imgexp.tracking.uri import default_tracking_uri
+from imgexp.tracking.env import RERUN_DIGEST_ENV, RERUN_OF_ENV, RERUN_PRESET_ENV
+from imgexp.tracking.uri import tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +123,70 @@ def logged_config(raw: Any, source: str) -> DictConfig:
     return schemas.structured(raw)
 
 
-def apply_overrides(config: DictConfig, overrides: list[str]) -> DictConfig:
-    """``key=value`` overrides on top of a logged config; unknown keys are errors."""
-    OmegaConf.set_struct(config, True)
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        if not sep:
-            raise RerunError(f"override {override!r} is not of the form key=value")
-        if OmegaConf.select(config, key, default=KeyError) is KeyError:
-            raise RerunError(f"override {override!r}: the logged config has no key {key!r}")
+PRIMARY = "rerun"  # the logged config's name as a primary config
+
+
+def source_store(explicit: str | None, overrides: list[str]) -> str:
+    """Where the run to rerun is (and where the rerun goes): ``--tracking-uri``, else the last
+    ``tracking.uri=`` override, else ``$MLFLOW_TRACKING_URI``, else imgexp's default store."""
+    named = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("tracking.uri=")]
+    return tracking_uri(explicit or (named[-1] if named else None))
+
+
+def write_primary(source: RerunSource, store: str, directory: Path) -> Path:
+    """The logged config as ``<directory>/rerun.yaml``, composed like conf/config.yaml (the same
+    Hydra settings and callbacks); its run goes to ``store`` and its outputs under this
+    machine's imgexp home, not the original machine's."""
+    plain = OmegaConf.to_container(source.config, resolve=False, enum_to_str=True)
+    plain["tracking"]["uri"] = store
+    plain.setdefault("paths", {})["root"] = imgexp_home()
+    primary = {"defaults": ["base_config", {"hydra": "default"}, "_self_"], **plain}
+    path = directory / f"{PRIMARY}.yaml"
+    comment = f"# run {source.run_id} of {store}, checked by imgexp/rerun.py\n"
+    path.write_text(comment + yaml.safe_dump(primary, sort_keys=False))
+    return path
+
+
+def checked_config(cfg: DictConfig, what: str) -> DictConfig:
+    """A composed rerun config (overrides on), typed by the schemas again, range-checked and
+    its ``_target_``s allowlisted; without Hydra's node."""
+    typed = check_config(schemas.structured(plain_config(cfg)))
+    targets.check_targets(typed, what)
+    return typed
+
+
+def compose_rerun(
+    run_id: str, overrides: list[str], uri: str | None = None
+) -> tuple[DictConfig, JobInfo, RerunSource]:
+    """(checked config, `JobInfo`, the original run) of a rerun, composed in this process."""
+    from hydra.errors import HydraException
+
+    store = source_store(uri, overrides)
+    source = fetch(run_id, store)
+    with tempfile.TemporaryDirectory() as directory:
+        write_primary(source, store, Path(directory))
         try:
-            OmegaConf.update(config, key, yaml.safe_load(value), merge=False)
-        except OmegaConfBaseException as error:
-            raise RerunError(f"override {override!r}: {str(error).splitlines()[0]}") from error
-    return config
+            cfg = schemas.compose_config(*overrides, config_dir=directory, config_name=PRIMARY)
+        except (HydraException, OmegaConfBaseException) as error:
+            reason = str(error).splitlines()[0]
+            raise RerunError(f"overrides {overrides} on run {run_id}: {reason}") from error
+    what = f"the rerun of {run_id} with {overrides or 'no overrides'}"
+    job = JobInfo(
+        overrides=list(overrides),
+        preset=source.tags.get(names.PRESET_TAG) or None,
+        rerun_of=run_id,
+        expected_digest=source.expected_digest,
+    )
+    return checked_config(cfg, what), job, source
+
+
+def rerun_environment(source: RerunSource) -> dict[str, str]:
+    """What every job of a rerun launched through the Hydra app needs to know about it."""
+    return {
+        RERUN_OF_ENV: source.run_id,
+        RERUN_PRESET_ENV: source.tags.get(names.PRESET_TAG) or "",
+        RERUN_DIGEST_ENV: source.expected_digest or "",
+    }
 
 
 def version_warnings(tags: dict[str, str]) -> list[str]:
@@ -146,19 +202,16 @@ def version_warnings(tags: dict[str, str]) -> list[str]:
     ]
 
 
+def warn_versions(source: RerunSource) -> None:
+    """Log a warning per package whose version differs from the original run's."""
+    for message in version_warnings(source.tags):
+        log.warning("rerun of %s: %s", source.run_id, message)
+
+
 def rerun(run_id: str, overrides: list[str], uri: str | None = None) -> TrainResult:
     """Rebuild run ``run_id``'s config, apply ``overrides`` and train it into a new run."""
-    source = fetch(run_id, uri or default_tracking_uri())
-    config = check_config(apply_overrides(source.config, overrides))
-    targets.check_targets(config, f"the rerun of {run_id} with {overrides or 'no overrides'}")
+    cfg, job, source = compose_rerun(run_id, overrides, uri)
     from imgexp.runner import run
 
-    for message in version_warnings(source.tags):
-        log.warning("rerun of %s: %s", run_id, message)
-    job = JobInfo(
-        overrides=list(overrides),
-        preset=source.tags.get(names.PRESET_TAG) or None,
-        rerun_of=run_id,
-        expected_digest=source.expected_digest,
-    )
-    return run(config, job)
+    warn_versions(source)
+    return run(cfg, job)

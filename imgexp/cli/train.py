@@ -22,7 +22,7 @@ from imgexp.cli import failure
 from imgexp.cli.closing import print_run_location, print_test_accuracy
 from imgexp.config_checks import check_config
 from imgexp.errors import ConfigError
-from imgexp.tracking.env import SWEEP_NAME_ENV
+from imgexp.tracking.env import RERUN_DIGEST_ENV, RERUN_OF_ENV, RERUN_PRESET_ENV, SWEEP_NAME_ENV
 
 if TYPE_CHECKING:
     from imgexp.job import JobInfo
@@ -35,9 +35,11 @@ def job_info() -> JobInfo:
     hydra_cfg = HydraConfig.get()
     return JobInfo(
         overrides=list(hydra_cfg.overrides.task),
-        preset=hydra_cfg.runtime.choices.get("experiment"),
+        preset=hydra_cfg.runtime.choices.get("experiment") or os.environ.get(RERUN_PRESET_ENV),
         output_dir=hydra_cfg.runtime.output_dir,
         sweep_name=os.environ.get(SWEEP_NAME_ENV),
+        rerun_of=os.environ.get(RERUN_OF_ENV) or None,
+        expected_digest=os.environ.get(RERUN_DIGEST_ENV) or None,
     )
 
 
@@ -62,12 +64,18 @@ def main(cfg: DictConfig) -> float:
 
 def train(cfg: DictConfig) -> float:
     """Check the ranges (before TensorFlow loads), train, print where the run is."""
-    check_config(cfg)
+    rerun_of = os.environ.get(RERUN_OF_ENV)
+    if rerun_of:  # `imgexp rerun`: a logged config, typed and allowlisted again
+        from imgexp.rerun import checked_config
+
+        cfg = checked_config(cfg, f"the rerun of {rerun_of}")
+    else:
+        check_config(cfg)
     from imgexp.runner import run
 
     result = run(cfg, job_info())
     print_test_accuracy(result.metrics)
-    where = f"experiment '{cfg.tracking.experiment}'"
+    where = f"rerun of {rerun_of}" if rerun_of else f"experiment '{cfg.tracking.experiment}'"
     print_run_location(result.run_id, result.experiment_id, cfg.tracking.uri, where)
     value = result.objective(cfg.objective.metric)
     if math.isnan(value) and os.environ.get(SWEEP_NAME_ENV):
