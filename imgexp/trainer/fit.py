@@ -45,9 +45,9 @@ def train(
             optimizer = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
         compile_model(model, optimizer, data, cfg)
         with warnings.catch_warnings():
-            # An epoch is one pass over the data; when its length is unknown to tf.data (folder
-            # datasets: ignore_errors) Keras finds the end in epoch 1 and warns "Your input ran
-            # out of data", which here is never a problem, only noise.
+            # An epoch is one pass over the data; when its length is unknown to tf.data (a
+            # dataset of the user's own, a filtered one) Keras finds the end in epoch 1 and
+            # warns "Your input ran out of data", which here is never a problem, only noise.
             warnings.filterwarnings("ignore", "Your input ran out of data", UserWarning)
             fitted = model.fit(
                 epoch_batches(data.train, cfg),
