@@ -17,11 +17,16 @@ def store_uri(home: Path) -> str:
 
 
 def run_cli(
-    *args: str, home: Path, timeout: int = 300, check: bool = True, script: str = "imgexp"
+    *args: str,
+    home: Path,
+    timeout: int = 300,
+    check: bool = True,
+    script: str = "imgexp",
+    env: dict[str, str] | None = None,
 ):
     """Run a real console script (``imgexp``, ``imgexp-eval``, ...) in a subprocess with its
-    home in ``home``."""
-    env = dict(os.environ, IMGEXP_HOME=str(home))
+    home in ``home`` (and the extra environment variables ``env``)."""
+    env = dict(os.environ, IMGEXP_HOME=str(home), **(env or {}))
     command = [str(Path(sys.executable).parent / script), *args]
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=timeout, cwd=home.parent

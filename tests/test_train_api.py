@@ -49,7 +49,6 @@ def test_run_finishes_with_metrics_per_epoch(digits_run) -> None:
     for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
         steps = [m.step for m in client.get_metric_history(result.run_id, metric)]
         assert steps == [1, 2], metric
-    assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
     assert run.data.metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"])
     assert result.metrics["test_accuracy"] > 0.5  # digits is easy: learning happened
 
@@ -79,20 +78,14 @@ def test_logged_model_reloads_and_predicts_identically(digits_run) -> None:
     native = mlflow.tensorflow.load_model(f"runs:/{result.run_id}/model")
     np.testing.assert_allclose(native.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
-    np.testing.assert_allclose(np.asarray(pyfunc.predict(images)), expected, rtol=1e-5, atol=1e-6)
-    assert "uint8" in str(pyfunc.metadata.get_input_schema())
+    answer = pyfunc.predict(images)  # imgexp's pyfunc flavor: class names with probabilities
+    served = np.array([[row[str(k)] for k in range(10)] for row in answer["probabilities"]])
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+    assert pyfunc.metadata.metadata["pixels"] == {"dtype": "uint8", "shape": [-1, 8, 8, 1]}
 
 
-def test_model_summary_has_the_article_parameter_counts(
-    tmp_path: Path, tiny_idx_dir: Path
-) -> None:
-    result = imgexp.train(
-        "experiment=fashion_mnist_mlp",
-        f"dataset.data_dir={tiny_idx_dir}",
-        "dataset.validation.size=50",
-        "trainer.epochs=1",
-        "tracking=none",
-    )
+def test_model_summary_has_the_article_parameter_counts(tiny_preset) -> None:
+    result = tiny_preset.train("fashion_mnist_mlp")  # generated 28x28 gray images, 10 classes
     dense = [layer.count_params() for layer in result.model.layers if "dense" in layer.name]
     logits = result.model.get_layer("logits").count_params()
     assert dense + [logits] == [235_500, 30_100, 1_010]

@@ -1,6 +1,12 @@
-"""Logs the trained Keras model with MLflow's tensorflow flavor: explicit uint8 image signature,
-a tiny input example and the class names, so it reloads (native or pyfunc) and predicts alike;
-optionally registers it in the Model Registry (``tracking.register_model``).
+"""Logs the trained Keras model with MLflow's tensorflow flavor (native loads:
+``mlflow.tensorflow.load_model``, ``imgexp predict``) and imgexp's own ``python_function``
+flavor (``mlflow models serve``, ``mlflow.pyfunc.load_model``: `imgexp.predict.serving`, named
+here only as a string, tracking/ imports nothing above it), which takes base64 image files as
+well as uint8 pixels and answers class names with probabilities. It has no signature (MLflow
+would enforce one before the model sees the request: a uint8 tensor signature refuses the
+images, a string column the pixels); the input example is the sample images as base64 PNGs, and
+the metadata hold the class names and the pixel input's dtype and shape. Optionally registered
+in the Model Registry (``tracking.register_model``).
 
 The model is an MLflow 3 *logged model* created when training starts (`linked_model`) and made
 the active model, so every metric of the run is linked to it: the run's metrics table and the
@@ -8,9 +14,12 @@ experiment's Models tab show which model each number belongs to."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import logging
 import os
+import types
 from collections.abc import Iterator
 from importlib import metadata
 
@@ -18,23 +27,32 @@ import keras
 import mlflow
 import mlflow.tensorflow
 import numpy as np
-from mlflow.models import infer_signature
+import pandas as pd
+from mlflow.models import Model
+from PIL import Image
 
 from imgexp.tracking import names
 
 # What the logged model needs to load (imgexp: its custom preprocessing layers). Listing them
 # skips MLflow's requirement inference, which loads the model in a subprocess (~10-25 s a run).
 MODEL_REQUIREMENTS = ("mlflow", "tensorflow", "keras", "numpy", "cloudpickle", "imgexp")
+# The logged model's pyfunc loader (`_load_pyfunc`), replacing mlflow.tensorflow's.
+SERVING_LOADER = "imgexp.predict.serving"
+IMAGE_COLUMN = "image"  # the request's column of base64 image files (as serving reads it)
 
 
-class _ActiveModelNotices(logging.Filter):
-    """MLflow announces every set/clear of the active model at INFO: once per run, noise."""
+class _ExpectedNotices(logging.Filter):
+    """MLflow announces every set/clear of the active model at INFO: once per run, noise; and
+    warns at every model logged without a signature, which imgexp's are on purpose."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Active model is")
+        return not record.getMessage().startswith(
+            ("Active model is", "You are saving a TensorFlow Core model or Keras model without")
+        )
 
 
-logging.getLogger("mlflow.tracking.fluent").addFilter(_ActiveModelNotices())
+logging.getLogger("mlflow.tracking.fluent").addFilter(_ExpectedNotices())
+logging.getLogger("mlflow.tensorflow").addFilter(_ExpectedNotices())
 
 
 @contextlib.contextmanager
@@ -69,16 +87,22 @@ def log_keras_model(
 ) -> str:
     """Log ``model`` as the run's ``model`` and return its model URI; with ``register_as``, also
     create a new version of that registered model (``models:/<name>/<version>``)."""
-    example = np.asarray(sample[:2])
-    signature = infer_signature(example, keras.ops.convert_to_numpy(model(example)))
+    pixels = np.asarray(sample[:2])
+    about = {
+        "class_names": list(class_names),
+        "pixels": {"dtype": "uint8", "shape": [-1, *pixels.shape[1:]]},
+        "image_column": IMAGE_COLUMN,
+    }
     # MLflow predicts on the input example; keep Keras' progress bar out of the run's output.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        info = mlflow.tensorflow.log_model(
-            model,
+        info = Model.log(
             name="model",
-            signature=signature,
-            input_example=example,
-            metadata={"class_names": list(class_names)},
+            artifact_path=None,
+            flavor=SERVED_TENSORFLOW,
+            model=model,
+            signature=False,  # no signature: both request kinds must reach the model
+            input_example=pd.DataFrame({IMAGE_COLUMN: [png_base64(image) for image in pixels]}),
+            metadata=about,
             registered_model_name=register_as or None,
             pip_requirements=pinned_requirements(),
             model_id=model_id,
@@ -97,3 +121,23 @@ def pinned_requirements() -> list[str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             pinned.append(f"{name}=={metadata.version(name)}")
     return pinned
+
+
+def save_served_model(path: str, mlflow_model: Model, **kwargs) -> None:
+    """mlflow.tensorflow's ``save_model``, then imgexp's pyfunc loader instead of its own."""
+    mlflow.tensorflow.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+    mlflow_model.flavors["python_function"]["loader_module"] = SERVING_LOADER
+    mlflow_model.save(os.path.join(path, "MLmodel"))
+
+
+# The flavor `Model.log` saves with; its name is the logged model's flavor in the UI.
+SERVED_TENSORFLOW = types.SimpleNamespace(
+    __name__="mlflow.tensorflow", save_model=save_served_model
+)
+
+
+def png_base64(pixels: np.ndarray) -> str:
+    """A uint8 ``(H, W, 1 or 3)`` image as a base64 PNG file, as a client would send it."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
