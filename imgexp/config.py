@@ -25,6 +25,7 @@ from imgexp.paths import home as paths_home
 from imgexp.paths import schema as paths_schema
 from imgexp.schedule import schema as schedule_schema
 from imgexp.tracking import schema as tracking_schema
+from imgexp.tracking import uri as tracking_uri
 from imgexp.trainer import schema as trainer_schema
 
 CONFIG_MODULE = "imgexp.conf"
@@ -78,6 +79,8 @@ def register() -> None:
             store.store(group=group, name=name, node=node)
     OmegaConf.register_new_resolver("imgexp_home", paths_home.imgexp_home, replace=True)
     OmegaConf.register_new_resolver("imgexp_data_dir", paths_home.data_home, replace=True)
+    # ${imgexp_env:NAME,default}: $NAME when set and not empty (MLFLOW_TRACKING_URI, ...).
+    OmegaConf.register_new_resolver("imgexp_env", tracking_uri.env_or, replace=True)
 
 
 register()

@@ -3,6 +3,8 @@ it (one copy, so train, rerun and eval say it alike)."""
 
 from __future__ import annotations
 
+import os
+
 
 def print_run_location(
     run_id: str | None, experiment_id: str | None, uri: str, what: str = ""
@@ -13,8 +15,20 @@ def print_run_location(
     if not run_id:
         return
     print(f"MLflow run id: {run_id}{f' ({what})' if what else ''}")
+    print(f"MLflow store:  {uri} ({store_origin(uri)})")
     print(f"open the UI:   {ui_command(uri)}")
     print(f"then browse:   {runs_url(experiment_id, run_id)}")
+
+
+def store_origin(uri: str) -> str:
+    """Why this store: the rule of imgexp/tracking/uri.py, as the user set it."""
+    from imgexp.tracking.uri import TRACKING_URI_ENV, default_tracking_uri
+
+    if uri == os.environ.get(TRACKING_URI_ENV):
+        return f"from ${TRACKING_URI_ENV}"
+    return (
+        "imgexp's default store" if uri == default_tracking_uri() else "named on the command line"
+    )
 
 
 def print_test_accuracy(metrics: dict[str, float]) -> None:

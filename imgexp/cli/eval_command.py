@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate, print the metrics and where the run is; returns the exit status."""
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 

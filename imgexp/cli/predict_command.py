@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--tracking-uri",
         help="MLflow store of runs:/ and models:/ URIs "
-        "(default: imgexp's store, sqlite:///$IMGEXP_HOME/mlflow.db)",
+        "(default: $MLFLOW_TRACKING_URI, else imgexp's store, sqlite:///$IMGEXP_HOME/mlflow.db)",
     )
     cli.add_argument(
         "--class-names",
@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, load, predict, print; returns the exit status."""
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # flags before, between or after the files
     if args.top_k < 1:
         parser().error(f"--top-k must be at least 1, got {args.top_k}")
     if args.class_names and not Path(args.class_names).expanduser().is_file():
@@ -67,16 +67,15 @@ def main(argv: list[str] | None = None) -> int:
             f"--class-names {args.class_names}: no such file; expected a JSON list of class "
             "names (or imgexp's class_names.json)"
         )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # stdout carries only the results (csv/json for scripts); MLflow's download bars are noise.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from imgexp.predict import output, predictor, source
     from imgexp.predict.images import find_images
-    from imgexp.tracking.uri import default_tracking_uri
+    from imgexp.tracking.uri import tracking_uri
 
     try:
         names = source.read_class_names(args.class_names) if args.class_names else None
-        loaded = source.load(args.model, args.tracking_uri or default_tracking_uri(), names)
+        loaded = source.load(args.model, tracking_uri(args.tracking_uri), names)
     except (source.ModelSourceError, OSError, ValueError) as error:
         print(f"imgexp predict: {error}", file=sys.stderr)
         return 1

@@ -16,7 +16,9 @@ def parser() -> argparse.ArgumentParser:
         "or a sweep's parent run id (a k-fold/repeat group run id works too).",
     )
     cli.add_argument("target", help="experiment name or parent run id")
-    cli.add_argument("--tracking-uri", help="MLflow store (default: imgexp's)")
+    cli.add_argument(
+        "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else imgexp's)"
+    )
     cli.add_argument("--format", choices=["markdown", "csv"], default="markdown")
     cli.add_argument("--metric", help="objective to sort by (default: the sweep's)")
     cli.add_argument("--direction", choices=["maximize", "minimize"])
@@ -26,13 +28,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry of ``imgexp report``."""
     cli = parser()
-    args = cli.parse_args(argv)
+    args = cli.parse_intermixed_args(argv)
     from imgexp.groups.report import report
     from imgexp.groups.summary import GroupNotFound, find_parent
     from imgexp.tracking import store
-    from imgexp.tracking.uri import default_tracking_uri
+    from imgexp.tracking.uri import tracking_uri
 
-    uri = args.tracking_uri or default_tracking_uri()
+    uri = tracking_uri(args.tracking_uri)
     try:
         client = store.existing_client(uri)
         parent_run_id = find_parent(client, args.target, uri)

@@ -116,7 +116,9 @@ def training_overrides(run_id: str, tracking_uri: str) -> list[str]:
     """The data-related overrides of the training run (its ``config/overrides.yaml``)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
+    from imgexp.tracking.uri import point_mlflow_at
+
+    point_mlflow_at(tracking_uri)
     try:
         logged = yaml.safe_load(
             mlflow.artifacts.load_text(f"runs:/{run_id}/{names.OVERRIDES_ARTIFACT}")
@@ -133,9 +135,9 @@ def training_overrides(run_id: str, tracking_uri: str) -> list[str]:
 
 def run_name_of(run_id: str, tracking_uri: str) -> str:
     """The training run's name (for the evaluation run's name)."""
-    from mlflow.tracking import MlflowClient
+    from imgexp.tracking import store
 
-    return MlflowClient(tracking_uri).get_run(run_id).info.run_name or run_id
+    return store.client(tracking_uri).get_run(run_id).info.run_name or run_id
 
 
 def fit_dataset_to_model(dataset: DictConfig, loaded: object) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgexp.tracking.names import CLASS_NAMES_ARTIFACT
+from imgexp.tracking.uri import point_mlflow_at
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,8 @@ def load(source: str, tracking_uri: str, class_names: list[str] | None = None) -
         return load_from_mlflow(source, tracking_uri, class_names)
     path = Path(source).expanduser()
     if path.is_file() and path.suffix == ".keras":
+        register_custom_objects()  # imports TensorFlow, quietly
         import keras
-
-        register_custom_objects()
 
         model = keras.models.load_model(path, compile=False)
         names = class_names or class_names_beside(path)
@@ -71,11 +71,11 @@ def load(source: str, tracking_uri: str, class_names: list[str] | None = None) -
 def load_from_mlflow(uri: str, tracking_uri: str, class_names: list[str] | None) -> LoadedModel:
     """Check that the run or registered model exists (clear message), then load it natively."""
     import mlflow
-    import mlflow.tensorflow
 
-    mlflow.set_tracking_uri(tracking_uri)
+    point_mlflow_at(tracking_uri)
     check_exists(uri, tracking_uri)  # before TensorFlow loads: a typo fails in a second
     register_custom_objects()
+    import mlflow.tensorflow  # imports TensorFlow: after the quiet import above
     try:
         info = mlflow.models.get_model_info(uri)
         model = mlflow.tensorflow.load_model(uri, keras_model_kwargs={"compile": False})
@@ -90,9 +90,13 @@ def load_from_mlflow(uri: str, tracking_uri: str, class_names: list[str] | None)
 def check_exists(uri: str, tracking_uri: str) -> None:
     """A missing run id, registered model name or version gets a message saying which."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri)
+    from imgexp.tracking import store
+
+    try:
+        client = store.client(tracking_uri)  # creates/migrates a sqlite store under its lock
+    except store.TrackingStoreError as error:
+        raise ModelSourceError(str(error)) from None
     if match := re.fullmatch(r"runs:/([^/]+)/.+", uri):
         try:
             client.get_run(match.group(1))
@@ -170,6 +174,9 @@ def checked_names(names: list[str] | None, model: object, source: str) -> list[s
 
 def register_custom_objects() -> None:
     """Import every imgexp module that registers Keras-serializable layers or models."""
+    from imgexp.trainer.tensorflow_import import import_tensorflow
+
+    import_tensorflow()  # before Keras: without TensorFlow's start-up noise
     for name in SERIALIZABLE_PACKAGES:
         module = importlib.import_module(name)
         for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}."):

@@ -1,21 +1,30 @@
 """The MLflow store: checked before training (writable, enough free space, server reachable),
-experiment creation with an artifact root, and how to open the UI."""
+experiment creation with an artifact root, and how to open the UI.
+
+Every first open of a sqlite store in a process goes through `client` or `prepare`: the store
+is created, migrated or repaired under its file lock (`imgexp.tracking.sqlite_store`), so that
+processes started at the same moment never migrate it side by side."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from imgexp.tracking import sqlite_store
 from imgexp.tracking.env import DEFAULT_MIN_FREE_MB, MIN_FREE_MB_ENV
+from imgexp.tracking.uri import point_mlflow_at
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +52,42 @@ def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
         check_directory(location, "MLflow artifact root")
     elif artifact_root and "://" in artifact_root:
         location = artifact_root  # an explicit URI (s3://, mlflow-artifacts:/...) is passed on
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        existing = urlparse(found.artifact_location)
-        if not remote and existing.scheme in ("", "file"):
-            check_directory(Path(existing.path), "MLflow artifact location")
-        return found.experiment_id
-    if isinstance(location, Path):
-        location = location.as_uri()
+    # One process at a time creates the store or the experiment.
+    with store_errors(uri), sqlite_store.locked(uri):
+        point_mlflow_at(uri)  # keeps $MLFLOW_TRACKING_URI as the user set it
+        opened = client(uri)
+        found = opened.get_experiment_by_name(experiment)
+        if found is not None:
+            existing = urlparse(found.artifact_location)
+            if not remote and existing.scheme in ("", "file"):
+                check_directory(Path(existing.path), "MLflow artifact location")
+            return found.experiment_id
+        if isinstance(location, Path):
+            location = location.as_uri()
+        try:
+            return opened.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            # A parallel job on a tracking server created it first.
+            return opened.get_experiment_by_name(experiment).experiment_id
+
+
+def client(uri: str) -> MlflowClient:
+    """A client on ``uri``; a sqlite store is first created or brought to MLflow's current
+    schema under its lock (once per process), or a TrackingStoreError says how to fix it."""
+    with store_errors(uri):
+        sqlite_store.ensure(uri)
+    return MlflowClient(uri)
+
+
+@contextlib.contextmanager
+def store_errors(uri: str) -> Iterator[None]:
+    """A store that cannot be opened, migrated or locked raises TrackingStoreError."""
     try:
-        return client.create_experiment(experiment, artifact_location=location)
-    except mlflow.exceptions.MlflowException:
-        # A parallel job created it first.
-        return client.get_experiment_by_name(experiment).experiment_id
+        yield
+    except sqlite_store.HalfMigrated as error:
+        raise TrackingStoreError(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        raise TrackingStoreError(f"{uri} is not a usable sqlite database ({error})") from None
 
 
 def existing_client(uri: str) -> MlflowClient:
@@ -69,7 +99,7 @@ def existing_client(uri: str) -> MlflowClient:
         )
     if is_remote(uri):
         check_server(uri)  # seconds, not MLflow's minutes of retries
-    return MlflowClient(uri)
+    return client(uri)
 
 
 def is_remote(uri: str) -> bool:
