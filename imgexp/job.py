@@ -130,10 +130,36 @@ def run_tags(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
         tags[names.RERUN_OF_TAG] = job.rerun_of
     if job.parent_run_id:
         tags[names.ROLE_TAG] = "member"
+    tags[names.NOTE_TAG] = run_description(cfg, job)
     commit = git_commit()
     if commit:
         tags[names.GIT_COMMIT_TAG] = commit
     return tags | dict(cfg.tracking.get("tags") or {})
+
+
+def preset_header(preset: str) -> list[str]:
+    """A packaged preset's opening comment: its article, setup and expected figure."""
+    from importlib.resources import files
+
+    path = files("imgexp.conf") / "experiment" / f"{preset}.yaml"
+    if not path.is_file():
+        return []  # a preset of the user's own config_dir
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if not line.startswith("# @package"):
+            lines.append(line.removeprefix("#").removeprefix(" "))
+    return lines
+
+
+def run_description(cfg: DictConfig, job: JobInfo) -> str:
+    """The run's description in MLflow's UI (``mlflow.note.content``): what the preset
+    reproduces and the command that ran."""
+    about = preset_header(job.preset) if job.preset else []
+    about = about or [f"Dataset `{cfg.dataset.name}`, model `{cfg.model.name}`."]
+    words = ["imgexp", *(["rerun", job.rerun_of] if job.rerun_of else []), *job.overrides]
+    return "\n".join([*about, "", "Command:", "", "    " + " ".join(words)])
 
 
 def git_commit() -> str | None:

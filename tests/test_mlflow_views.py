@@ -51,3 +51,31 @@ def test_a_failed_run_leaves_its_logged_model_failed(isolated_home: Path) -> Non
     (model,) = client.search_logged_models(["1"])
     assert model.status.to_proto() == mlflow.entities.LoggedModelStatus.FAILED.to_proto()
     assert mlflow.get_active_model_id() is None
+
+
+def test_system_metrics_description_and_the_experiment_kind(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imgexp.tracking import run as tracked
+
+    monkeypatch.setattr(tracked, "SYSTEM_METRICS_INTERVAL_S", 0.5)  # a tiny run lasts seconds
+    on = imgexp.train(*TINY, "tracking.log_model=false")
+    off = imgexp.train(*TINY, "tracking.log_model=false", "tracking.system_metrics=false")
+    client = MlflowClient(store_uri(isolated_home))
+    sampled = {k for k in client.get_run(on.run_id).data.metrics if k.startswith("system/")}
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= sampled
+    assert not any(k.startswith("system/") for k in client.get_run(off.run_id).data.metrics)
+    note = client.get_run(on.run_id).data.tags["mlflow.note.content"]
+    assert note.endswith("imgexp " + " ".join([*TINY, "tracking.log_model=false"]))
+    experiment = client.get_experiment(client.get_run(on.run_id).info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_preset_run_describes_its_article(tiny_preset) -> None:
+    from imgexp.job import JobInfo, run_description
+
+    cfg = tiny_preset("fashion_mnist_mlp")
+    note = run_description(cfg, JobInfo(overrides=["experiment=fashion_mnist_mlp"],
+                                         preset="fashion_mnist_mlp"))  # fmt: skip
+    assert "Building an image classifier using Keras and TensorFlow" in note
+    assert "87% test accuracy" in note and "imgexp experiment=fashion_mnist_mlp" in note

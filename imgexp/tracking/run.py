@@ -124,8 +124,9 @@ def tracked_run(
     parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or None
     nested = parent_run_id is not None  # a member, inside its group's active run
     tags = redactor.tags(tags)
+    system = system_metrics(bool(cfg.get("system_metrics", True)))
     if run_id is not None:
-        run = mlflow.start_run(run_id=run_id, nested=nested)
+        run = mlflow.start_run(run_id=run_id, nested=nested, log_system_metrics=system)
         # A resumed job of a re-launched sweep moves under the new sweep's parent.
         mlflow.set_tags(tags | ({names.PARENT_TAG: parent} if parent else {}))
     else:
@@ -135,6 +136,7 @@ def tracked_run(
             parent_run_id=parent,
             nested=nested,
             tags=tags,
+            log_system_metrics=system,
         )
     logger = RunLogger(run.info.run_id, experiment_id, redactor)
     with interrupts_at_safe_points():
@@ -148,6 +150,30 @@ def tracked_run(
             end_run("FAILED")
             raise
         end_run("FINISHED")
+
+
+SYSTEM_METRICS_INTERVAL_S = 5.0  # MLflow's default, 10 s, leaves short runs without a sample
+
+
+class _MonitorNotices(logging.Filter):
+    """MLflow announces starting and stopping its system-metrics monitor at INFO, every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(
+            ("Started monitoring", "Stopping system metrics", "Skip logging GPU metrics",
+             "Successfully terminated system metrics")
+        )  # fmt: skip
+
+
+def system_metrics(enabled: bool) -> bool:
+    """Whether this run samples CPU, memory, disk and network (``tracking.system_metrics``)."""
+    if enabled:
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
+        monitor = logging.getLogger("mlflow.system_metrics.system_metrics_monitor")
+        if not any(isinstance(f, _MonitorNotices) for f in monitor.filters):
+            monitor.addFilter(_MonitorNotices())
+    return enabled
 
 
 def end_run(status: str, reason: str | None = None) -> None:

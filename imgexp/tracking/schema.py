@@ -19,6 +19,8 @@ class TrackingConfig:
     # run); null = do not register.
     register_model: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # MLflow's System metrics tab: CPU, memory, disk, network (and the GPU with the `gpu` extra).
+    system_metrics: bool = True
 
 
 SCHEMAS = {"base_tracking": TrackingConfig}

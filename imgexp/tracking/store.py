@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from imgexp.tracking import sqlite_store
+from imgexp.tracking import names, sqlite_store
 from imgexp.tracking.env import DEFAULT_MIN_FREE_MB, MIN_FREE_MB_ENV
 from imgexp.tracking.uri import point_mlflow_at
 
@@ -33,6 +33,10 @@ REMOTE_SCHEMES = ("http", "https")
 
 class TrackingStoreError(RuntimeError):
     """The tracking location cannot take a run (raised before any training starts)."""
+
+
+# MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI overview).
+EXPERIMENT_KIND = (names.EXPERIMENT_KIND_TAG, names.MODEL_TRAINING_KIND)
 
 
 def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
@@ -61,11 +65,15 @@ def prepare(uri: str, experiment: str, artifact_root: str | None) -> str:
             existing = urlparse(found.artifact_location)
             if not remote and existing.scheme in ("", "file"):
                 check_directory(Path(existing.path), "MLflow artifact location")
+            if names.EXPERIMENT_KIND_TAG not in found.tags:  # made by another tool or imgexp
+                opened.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
             return found.experiment_id
         if isinstance(location, Path):
             location = location.as_uri()
         try:
-            return opened.create_experiment(experiment, artifact_location=location)
+            return opened.create_experiment(
+                experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND])
+            )
         except mlflow.exceptions.MlflowException:
             # A parallel job on a tracking server created it first.
             return opened.get_experiment_by_name(experiment).experiment_id
@@ -137,8 +145,8 @@ def check_server(uri: str, timeout: float = 10.0) -> None:
             response.read()
     except (urllib.error.URLError, OSError) as error:
         raise TrackingStoreError(
-            f"MLflow tracking server {uri} does not answer ({error}); start it (README: "
-            "'Tracking server for many machines') or fix tracking.uri"
+            f"MLflow tracking server {uri} does not answer ({error}); start it (docs/tracking.md: "
+            "'Tracking server for many machines') or fix tracking.uri / $MLFLOW_TRACKING_URI"
         ) from error
 
 
