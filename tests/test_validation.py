@@ -309,3 +309,16 @@ def test_cli_rerun_refuses_an_untrusted_target(logged_run, isolated_home: Path) 
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "model._target_=os.system" in result.stderr
     assert targets.ALLOWED_ENV in result.stderr.strip().splitlines()[-1]
+
+
+def test_eval_refuses_untrusted_inherited_overrides() -> None:
+    """`imgexp eval` inherits the training run's data overrides from its artifact: untrusted."""
+    from imgexp.errors import ConfigError, UntrustedTargetError
+    from imgexp.evaluation.logged_model import check_inherited
+
+    check_inherited(["dataset=digits", "dataset.data_dir=/data/x", "trainer.batch_size=4"], "r")
+    for planted in ("dataset._target_=os.system", "+dataset.hook={_target_: subprocess.run}"):
+        with pytest.raises(UntrustedTargetError, match=planted.split("=")[-1].strip("{} ")[-10:]):
+            check_inherited([planted], "r")
+    with pytest.raises(ConfigError, match="interpolation"):
+        check_inherited(["dataset.data_dir=${oc.env:HOME}"], "r")

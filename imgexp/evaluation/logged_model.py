@@ -8,7 +8,6 @@ its classes are matched to the model's by name (a dataset with a subset of them 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +43,6 @@ def evaluate_logged_model(
     """Load ``model`` (runs:/, models:/, .keras), build the dataset's test split, evaluate, log.
 
     ``composed``: the config of ``overrides`` when the caller has composed it already."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cfg, loaded, inherited = configure(model, overrides, config_dir, composed)
 
     from imgexp.dataset.build import build_data
@@ -100,11 +98,33 @@ def configure(
     chosen = any(key_of(item).startswith(("dataset", "experiment")) for item in overrides)
     if loaded.run_id and not chosen:
         inherited = training_overrides(loaded.run_id, cfg.tracking.uri)
+        check_inherited(inherited, loaded.run_id)
         cfg = compose_config(*inherited, *overrides, config_dir=config_dir)
     with open_dict(cfg):
         cfg.pop("hydra", None)
         fit_dataset_to_model(cfg.dataset, loaded)
     return cfg, loaded, inherited
+
+
+def check_inherited(inherited: list[str], run_id: str) -> None:
+    """Overrides read from a run's artifact are untrusted input (anyone who can write to the
+    store could have written them): no interpolation, and every ``_target_`` they set must be
+    on imgexp's allowlist (imgexp/targets.py), checked before anything is composed."""
+    from imgexp import targets
+    from imgexp.errors import ConfigError
+
+    source = f"run {run_id}'s {names.OVERRIDES_ARTIFACT}"
+    tree: dict[str, object] = {}
+    for item in inherited:
+        key, _, value = item.partition("=")
+        if "${" in value:
+            raise ConfigError(f"{source} holds an interpolation, refused: {item}")
+        try:
+            parsed = yaml.safe_load(value) if value else value
+        except yaml.YAMLError:
+            parsed = value
+        tree[key_of(key)] = {"_target_": parsed} if key.endswith("_target_") else parsed
+    targets.check_targets(tree, source)
 
 
 def key_of(override: str) -> str:
