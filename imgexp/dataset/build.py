@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,15 +34,13 @@ class ArrayTable:
         return ArrayTable(self.images[indices], self.labels[indices])
 
 
-def build_data(
-    cfg: DictConfig, batch_size: int, seed: int, augment: Callable | None = None
-) -> DataBundle:
+def build_data(cfg: DictConfig, batch_size: int, seed: int) -> DataBundle:
     """Load the dataset named by ``cfg._target_`` and build its batched splits."""
     loaded = get_method(cfg._target_)(cfg)
     if isinstance(loaded, ImageArrays):
-        bundle = bundle_from_arrays(cfg, loaded, batch_size, seed, augment)
+        bundle = bundle_from_arrays(cfg, loaded, batch_size, seed)
     elif isinstance(loaded, ImageFiles):
-        bundle = bundle_from_files(cfg, loaded, batch_size, seed, augment)
+        bundle = bundle_from_files(cfg, loaded, batch_size, seed)
     else:
         raise TypeError(
             f"{cfg._target_} returned {type(loaded).__name__}, not ImageArrays or ImageFiles"
@@ -59,7 +56,7 @@ def build_data(
 
 
 def bundle_from_arrays(
-    cfg: DictConfig, data: ImageArrays, batch_size: int, seed: int, augment: Callable | None
+    cfg: DictConfig, data: ImageArrays, batch_size: int, seed: int
 ) -> DataBundle:
     """Split in-memory arrays as configured and wrap each split in a tf.data pipeline."""
     x_train, y_train, x_test, y_test, class_names = select_classes(
@@ -83,7 +80,6 @@ def bundle_from_arrays(
             seed=seed,
             shuffle_buffer=int(cfg.shuffle_buffer),
             image_size=image_size,
-            augment=augment if split == "train" else None,
         )
 
     return DataBundle(
@@ -102,9 +98,7 @@ def bundle_from_arrays(
     )
 
 
-def bundle_from_files(
-    cfg: DictConfig, data: ImageFiles, batch_size: int, seed: int, augment: Callable | None
-) -> DataBundle:
+def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: int) -> DataBundle:
     """Split the scanned files as configured; each split decodes, caches and batches itself."""
     tables: dict[str, FileTable] = splits.split_tables(
         cfg,
@@ -140,7 +134,6 @@ def bundle_from_files(
             training=split == "train",
             seed=seed,
             shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
-            augment=augment if split == "train" else None,
         )
 
     sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))

@@ -1,4 +1,5 @@
-"""tf.data input pipelines: decode/resize -> cache -> shuffle -> batch -> augment -> prefetch."""
+"""tf.data input pipelines: decode/resize -> cache -> shuffle -> batch -> prefetch (training
+batches are augmented afterwards, imgexp/augmentation/layers.py)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ def from_arrays(
     seed: int,
     shuffle_buffer: int,
     image_size: tuple[int, int] | None = None,
-    augment: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None,
 ) -> tf.data.Dataset:
-    """A batched dataset of uint8 images; shuffled and augmented only when ``training``."""
+    """A batched dataset of uint8 images; shuffled only when ``training`` (augmentation is
+    mapped onto the training batches afterwards: imgexp/augmentation/layers.py)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if image_size is not None and tuple(images.shape[1:3]) != tuple(image_size):
         dataset = dataset.map(resizer(image_size), num_parallel_calls=AUTOTUNE).cache()
@@ -35,7 +36,6 @@ def from_arrays(
         training=training,
         seed=seed,
         shuffle_buffer=min(shuffle_buffer, len(labels)),
-        augment=augment,
     )
 
 
@@ -46,15 +46,11 @@ def batch(
     training: bool,
     seed: int,
     shuffle_buffer: int,
-    augment: Callable | None = None,
 ) -> tf.data.Dataset:
     """The common tail of every pipeline (elements already decoded and cached)."""
     if training and shuffle_buffer > 1:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training and augment is not None:
-        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def resizer(image_size: tuple[int, int]) -> Callable:

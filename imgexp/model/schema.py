@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omegaconf import MISSING
-
 from imgexp.config_checks import FINITE, FRACTION, NON_NEGATIVE, count, each, one_of, ranged
 
 UNITS = each(count(1))  # layer widths, filter counts, kernel sizes
@@ -111,14 +109,6 @@ class TransferConfig:
     input_offset: float = ranged(0.0, FINITE)
     dropout: float = ranged(0.2, FRACTION)
     dense_units: int = ranged(0, count(0))  # 0: no hidden layer
-
-
-@dataclass
-class ModelConfig:
-    """Minimal contract every model option satisfies (used only for documentation)."""
-
-    _target_: str = MISSING
-    name: str = MISSING
 
 
 SCHEMAS = {
