@@ -52,7 +52,7 @@ def test_every_entry_point_follows_mlflow_tracking_uri(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/team.db"
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "team"}
     out = run_cli(*TINY, home=home, env=env).stdout
-    assert f"MLflow store:  {uri} (from $MLFLOW_TRACKING_URI)" in out
+    assert f"MLflow store:  {uri} (from $MLFLOW_TRACKING_URI; created by this run)" in out
     client = MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("team").experiment_id])
     digit = tmp_path / "digit.png"

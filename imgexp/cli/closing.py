@@ -4,18 +4,26 @@ it (one copy, so train, rerun and eval say it alike)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def print_run_location(
-    run_id: str | None, experiment_id: str | None, uri: str, what: str = ""
+    run_id: str | None,
+    experiment_id: str | None,
+    uri: str,
+    what: str = "",
+    new_store: bool = False,
 ) -> None:
-    """``MLflow run id``, the command that opens the UI on ``uri`` and the run's address."""
+    """``MLflow run id``, the store (and why that one), the command that opens the UI on
+    ``uri`` and the run's address. ``new_store``: this run created the store (a typo in a
+    path makes a new, empty one: said, not silent)."""
     from imgexp.tracking.store import runs_url, ui_command
 
     if not run_id:
         return
+    created = "; created by this run" if new_store else ""
     print(f"MLflow run id: {run_id}{f' ({what})' if what else ''}")
-    print(f"MLflow store:  {uri} ({store_origin(uri)})")
+    print(f"MLflow store:  {uri} ({store_origin(uri)}{created})")
     print(f"open the UI:   {ui_command(uri)}")
     print(f"then browse:   {runs_url(experiment_id, run_id)}")
 
@@ -29,6 +37,11 @@ def store_origin(uri: str) -> str:
     return (
         "imgexp's default store" if uri == default_tracking_uri() else "named on the command line"
     )
+
+
+def is_new_store(uri: str) -> bool:
+    """True for a sqlite store whose file does not exist yet (the run will create it)."""
+    return uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists()
 
 
 def print_test_accuracy(metrics: dict[str, float]) -> None:

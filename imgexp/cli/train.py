@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from imgexp import config
 from imgexp.cli import failure
-from imgexp.cli.closing import print_run_location, print_test_accuracy
+from imgexp.cli.closing import is_new_store, print_run_location, print_test_accuracy
 from imgexp.config_checks import check_config
 from imgexp.errors import ConfigError
 from imgexp.tracking.env import RERUN_DIGEST_ENV, RERUN_OF_ENV, RERUN_PRESET_ENV, SWEEP_NAME_ENV
@@ -73,10 +73,11 @@ def train(cfg: DictConfig) -> float:
         check_config(cfg)
     from imgexp.runner import run
 
+    new_store = is_new_store(cfg.tracking.uri)
     result = run(cfg, job_info())
     print_test_accuracy(result.metrics)
     where = f"rerun of {rerun_of}" if rerun_of else f"experiment '{cfg.tracking.experiment}'"
-    print_run_location(result.run_id, result.experiment_id, cfg.tracking.uri, where)
+    print_run_location(result.run_id, result.experiment_id, cfg.tracking.uri, where, new_store)
     value = result.objective(cfg.objective.metric)
     if math.isnan(value) and os.environ.get(SWEEP_NAME_ENV):
         # A NaN would stop an Optuna sweep; a misnamed metric is a config error.
