@@ -1,13 +1,14 @@
-# imgexp: `make demo` sets up and runs the default experiment; `make test` sets up and tests.
+# imgexp: `make demo` sets up and runs the default experiment; `make test` sets up and tests;
+# `make test-fast` is the edit loop (no subprocess, no server).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: help demo test lint format ui clean
+.PHONY: help demo test test-fast lint format ui clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ test: $(BIN)/.installed  ## set up, lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2  # two workers: the subprocess tests mostly wait on imports
+
+test-fast: $(BIN)/.installed  ## the edit loop: tests not marked slow (no subprocess), < 2 min
+	$(BIN)/pytest -m "not slow" -n 2 -p no:cacheprovider $(ARGS)
 
 lint: $(BIN)/.installed  ## ruff check
 	$(BIN)/ruff check .

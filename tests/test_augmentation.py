@@ -31,12 +31,14 @@ def batches(dataset) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def test_flip_shift_rotate_is_seed_000s_image_data_generator() -> None:
     cfg = compose_config("augmentation=flip_shift_rotate")
-    assert [type(layer) for layer in augmentation_layers(cfg.augmentation)] == [
+    layers = augmentation_layers(cfg.augmentation)
+    assert [type(layer) for layer in layers] == [
         keras.layers.RandomRotation, keras.layers.RandomTranslation, keras.layers.RandomFlip,
     ]  # fmt: skip
-    rotation, translation, flip = cfg.augmentation.layers
-    assert rotation.factor * 360 == pytest.approx(20)  # rotation_range=20 (degrees)
-    assert (translation.height_factor, translation.width_factor) == (0.2, 0.2)
+    rotation, translation, flip = layers  # the built layers, as Keras will apply them
+    # rotation_range=20 (degrees, either way): Keras takes fractions of a full turn.
+    assert [bound * 360 for bound in rotation.factor] == pytest.approx([-20, 20])
+    assert (translation.height_factor, translation.width_factor) == (0.2, 0.2)  # shift_range
     assert flip.mode == "horizontal"  # horizontal_flip=True
     assert rotation.fill_mode == translation.fill_mode == "nearest"  # IDG's default fill
 

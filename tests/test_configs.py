@@ -41,16 +41,6 @@ def test_every_preset_composes(preset: str) -> None:
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
-def test_seed_001_preset_matches_the_article() -> None:
-    cfg = compose_config("experiment=fashion_mnist_mlp")
-    assert cfg.dataset.name == "fashion_mnist"
-    assert list(cfg.model.hidden_units) == [300, 100]
-    assert cfg.optimizer._target_ == "keras.optimizers.SGD"
-    assert cfg.optimizer.learning_rate == 0.01
-    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (30, 32)
-    assert (cfg.dataset.validation.take, cfg.dataset.validation.size) == ("first", 5000)
-
-
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ConfigCompositionException, match="optimizer.*adamm|adamm"):
         compose_config("optimizer=adamm")
@@ -100,6 +90,7 @@ def test_store_defaults_to_one_absolute_place(isolated_home: Path) -> None:
     assert cfg.hydra.job.chdir is False
 
 
+@pytest.mark.slow
 def test_composing_does_not_import_tensorflow() -> None:
     code = (
         "import sys; from imgexp.api import compose_config; import imgexp.cli; "
@@ -109,6 +100,7 @@ def test_composing_does_not_import_tensorflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_help_lists_groups() -> None:
     imgexp = Path(sys.executable).parent / "imgexp"
     out = subprocess.run([str(imgexp), "--help"], capture_output=True, text=True, timeout=60)

@@ -124,6 +124,7 @@ def test_top5_and_roc_auc_follow_the_class_count() -> None:
     assert "roc_auc" not in summary_metrics(np.zeros(100, int), two)  # one class: undefined
 
 
+@pytest.mark.slow  # renders a 3000-pixel figure
 def test_101_class_confusion_scales_and_lists_most_confused(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 101, 2000)

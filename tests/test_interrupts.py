@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from imgexp.tracking.interrupts import interrupts_at_safe_points, raise_if_stopping
+from imgexp.tracking.interrupts import interrupted, interrupts_at_safe_points, raise_if_stopping
 
 
 def in_module(module: str) -> Callable[[Callable[[], object]], object]:
@@ -94,7 +94,11 @@ def test_a_repeated_signal_during_cleanup_is_ignored() -> None:
     assert cleaned
 
 
-def test_no_request_no_interrupt() -> None:
-    with interrupts_at_safe_points():
-        raise_if_stopping()
+def test_a_delivered_stop_does_not_carry_over_into_the_next_block() -> None:
+    with pytest.raises(KeyboardInterrupt), interrupts_at_safe_points():
+        kill_then_busy(signal.SIGTERM, 5)()
+    assert interrupted() == "SIGTERM"  # what a sweep tags its parent KILLED with
+    with interrupts_at_safe_points():  # the next run in this process (a sweep's next job)
+        raise_if_stopping()  # nothing pending: no interrupt
+        assert busy(0.2) == "done"
     raise_if_stopping()  # outside any block: nothing to deliver

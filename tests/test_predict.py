@@ -20,10 +20,11 @@ import tensorflow as tf
 from helpers import run_cli, store_uri
 from PIL import Image
 
+from imgexp.cli import predict_command as cli
 from imgexp.dataset import scan
 from imgexp.dataset.files import FileTable
 from imgexp.dataset.pipeline import decoded_files
-from imgexp.predict import cli, images, predictor, source
+from imgexp.predict import images, predictor, source
 
 NEW_PHOTOS = Path("/work/shared/data/photos/new_photos")
 # (file name, Pillow mode, size): other sizes, channel layouts and formats than the 8x8 digits.
@@ -197,7 +198,14 @@ def test_cli_outputs_and_exit_codes(trained_digits, digit_files: Path, tmp_path,
     assert cli.main([*model, str(digit_files), "-o", "csv", "-k", "2"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 2 * len(VARIANTS) and {row["rank"] for row in rows} == {"1", "2"}
-    assert all(0 <= float(row["probability"]) <= 1 for row in rows)
+    files, _ = images.find_images([digit_files])
+    expected = keras.ops.convert_to_numpy(result.model(training_pixels(files, (8, 8), 1)))
+    by_file = dict(zip([str(path) for path in files], expected, strict=True))
+    for row in rows:  # each file's two most probable classes, most probable first
+        probabilities = by_file[row["file"]]
+        index = int(np.argsort(-probabilities, kind="stable")[int(row["rank"]) - 1])
+        assert row["class"] == str(index)
+        assert float(row["probability"]) == pytest.approx(probabilities[index], abs=1e-6)
     (tmp_path / "bad.png").write_text("nope")
     code = cli.main(
         [*model, str(digit_files / "gray.png"), str(tmp_path / "bad.png"), "-o", "json"]
@@ -230,17 +238,18 @@ def test_real_new_photos_including_a_webp_named_jpg(loaded) -> None:
     assert all(abs(float(p.probabilities.sum()) - 1) < 1e-4 for p in predictions)
 
 
+@pytest.mark.slow
 def test_help_imports_neither_tensorflow_nor_mlflow() -> None:
     code = (
         "import sys\n"
-        "from imgexp.predict import cli as p\nfrom imgexp.evaluation import cli as e\n"
+        "from imgexp.cli import predict_command as p, eval_command as e\n"
         "for parse in (p.parser, e.parser):\n"
         "    try:\n        parse().parse_args(['--help'])\n    except SystemExit:\n        pass\n"
         "assert 'tensorflow' not in sys.modules and 'mlflow' not in sys.modules, 'heavy import'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "imgexp-predict" in done.stdout and "imgexp-eval" in done.stdout
+    assert "imgexp predict" in done.stdout and "imgexp eval" in done.stdout
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ def test_both_trainers_log_the_same_metrics(trainer: str, isolated_home: Path) -
         )  # fmt: skip
 
 
+@pytest.mark.slow  # two trainings
 def test_deterministic_runs_are_identical() -> None:
     overrides = (*TINY, "trainer=custom_loop", "trainer.epochs=2", "tracking=none",
                  "trainer.deterministic=true", "augmentation=flip_shift_rotate")  # fmt: skip
@@ -59,6 +60,7 @@ def test_deterministic_runs_are_identical() -> None:
     assert first.metrics == second.metrics
 
 
+@pytest.mark.slow  # four trainings
 @pytest.mark.parametrize("trainer", ["fit", "custom_loop"])
 def test_early_stopping_and_nan_stop(trainer: str) -> None:
     stopped = imgexp.train(

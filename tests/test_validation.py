@@ -211,8 +211,10 @@ def test_logged_config_goes_through_the_schemas() -> None:
     assert old.dataset.validation.size == 40  # logged before counts were told from fractions
     typed = rerun.logged_config(logged(), "run x")
     assert OmegaConf.get_type(typed.trainer).__name__ == "TrainerConfig"
-    with pytest.raises(rerun.RerunError, match="trainer.epochs=abc"):
-        rerun.apply_overrides(typed, ["trainer.epochs=abc"])
+    overridden = OmegaConf.create(OmegaConf.to_container(typed))
+    overridden.trainer.epochs = "abc"  # what `imgexp rerun <id> trainer.epochs=abc` composes
+    with pytest.raises(ConfigError, match="trainer.epochs"):
+        rerun.checked_config(overridden, "run x")
 
 
 @pytest.fixture
