@@ -42,11 +42,15 @@ def test_hparams_search_options_compose(option: str) -> None:
     assert cfg.hydra.sweeper.params
 
 
-def test_slurm_launcher_config_composes() -> None:
+def test_slurm_launcher_config_builds_the_launcher(isolated_home: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra.utils import instantiate
+
     cfg = compose_config("hydra/launcher=slurm")
-    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
-    assert (cfg.hydra.launcher.gpus_per_node, cfg.hydra.launcher.tasks_per_node) == (1, 1)
+    launcher = instantiate(cfg.hydra.launcher)  # as Hydra builds it: every setting accepted
+    assert type(launcher).__name__ == "SlurmLauncher"
+    # The jobs' files go under $IMGEXP_HOME, which the nodes share (as the resume backups).
+    assert launcher.params["submitit_folder"].startswith(f"{isolated_home}/multirun/")
 
 
 @pytest.mark.slow
