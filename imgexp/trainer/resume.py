@@ -13,6 +13,11 @@ completed epoch:
   epochs), so with ``trainer.deterministic=true`` the final metrics equal an uninterrupted run;
 - the directory is deleted once the run has finished.
 
+A backup belongs to one live process: its owner holds a lock on it from the start until the run
+finishes or the process dies (SIGKILL included; `backup_files.claim`). The same command started
+again while the first still runs never attaches to it: it starts its own MLflow run, backed up
+in ``<backup>-2`` (a warning says so), which the same command resumes in turn after a kill.
+
 A run that ended before its first epoch was backed up (an error in the data or the config, or a
 kill during epoch 1) has nothing to continue: the same command then starts a new run, the failed
 one stays the record of its failure, and one left RUNNING by a killed process is marked KILLED.
@@ -25,8 +30,10 @@ such runs continue correctly but not bit-for-bit.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -34,14 +41,15 @@ from typing import Any
 
 import keras
 
-from imgexp.tracking import names
+from imgexp.tracking import names, store
 from imgexp.tracking.run import RunLogger
 from imgexp.trainer.backup_files import (
     KERAS_DIR,
     RUN_FILE,
     backup_dir,
-    pid_alive,
+    claim,
     read_json,
+    release,
     write_json,
 )
 from imgexp.trainer.resume_callbacks import HistoryWriter, RestoreSync
@@ -60,18 +68,11 @@ class ResumeSession:
         self.resumed_epoch = 0
 
     @classmethod
-    def open(cls, directory: Path, tracking: Any) -> ResumeSession | None:
-        """Look at ``directory``: None when another live process owns it (no backup then);
-        otherwise a session, continuing the stored MLflow run when it is still there."""
+    def open(cls, directory: Path, tracking: Any) -> ResumeSession:
+        """Claim the config's backup ``directory`` (or a sibling of it when another live process
+        owns it: `own_directory`); continue the stored MLflow run when it is still there."""
+        directory = own_directory(directory)
         state = read_json(directory / RUN_FILE) or {}
-        pid, host = state.get("pid"), state.get("host")
-        if pid and pid != os.getpid() and host == socket.gethostname() and pid_alive(int(pid)):
-            log.warning(
-                "a run with the same config (pid %s) is using %s; this one runs without a backup",
-                pid,
-                directory,
-            )
-            return None
         run_id = state.get("run_id")
         if state and not has_checkpoint(directory):
             # Ended (failed, or killed) before its first epoch was saved: nothing to continue,
@@ -117,6 +118,39 @@ class ResumeSession:
     def finish(self) -> None:
         """The run has finished: its backup is no longer needed."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        release(self.directory)
+
+
+def own_directory(base: Path) -> Path:
+    """The backup directory this process claims for its config: ``base`` unless another live
+    process owns it, else ``base-2``, ``base-3``...; among free ones, one holding a backup to
+    continue (a dead owner's) first. A second identical command started while the first runs
+    thus starts its own MLflow run and backup, resumable by that command in turn."""
+    pattern = re.compile(re.escape(base.name) + r"-(\d+)")
+    numbers = sorted(
+        int(found.group(1))
+        for path in base.parent.glob(f"{glob.escape(base.name)}-*")
+        if (found := pattern.fullmatch(path.name)) and path.is_dir()
+    )
+    existing = [base] + [base.with_name(f"{base.name}-{n}") for n in numbers]
+    free = [directory for directory in existing if claim(directory)]
+    chosen = next((d for d in free if (d / RUN_FILE).exists()), free[0] if free else None)
+    number = max(numbers, default=1) + 1
+    while chosen is None:  # every existing one is owned: a new one
+        candidate = base.with_name(f"{base.name}-{number}")
+        chosen = candidate if claim(candidate) else None
+        number += 1
+    for directory in free:
+        if directory != chosen:
+            release(directory)
+    if base not in free:
+        log.warning(
+            "another live process is running this config with the backup %s; this run starts "
+            "its own MLflow run, backed up in %s",
+            base,
+            chosen,
+        )
+    return chosen
 
 
 def has_checkpoint(directory: Path) -> bool:
@@ -131,9 +165,8 @@ def close_abandoned(run_id: str | None, tracking: Any) -> None:
     if not (tracking.enabled and run_id):
         return
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking.uri)
+    client = store.client(tracking.uri)
     try:
         if client.get_run(run_id).info.status == "RUNNING":
             client.set_tag(run_id, names.ERROR_TAG, "its process ended before the first epoch")
@@ -149,10 +182,9 @@ def usable_run(run_id: str | None, tracking: Any) -> bool:
     if run_id is None:
         return False
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     try:
-        run = MlflowClient(tracking.uri).get_run(run_id)
+        run = store.client(tracking.uri).get_run(run_id)
     except MlflowException:
         return False
     return run.info.status != "FINISHED" and run.info.lifecycle_stage == "active"
