@@ -76,6 +76,7 @@ def load_from_mlflow(uri: str, tracking_uri: str, class_names: list[str] | None)
     check_exists(uri, tracking_uri)  # before TensorFlow loads: a typo fails in a second
     register_custom_objects()
     import mlflow.tensorflow  # imports TensorFlow: after the quiet import above
+
     try:
         info = mlflow.models.get_model_info(uri)
         model = mlflow.tensorflow.load_model(uri, keras_model_kwargs={"compile": False})
