@@ -158,8 +158,11 @@ def run_description(cfg: DictConfig, job: JobInfo) -> str:
     reproduces and the command that ran."""
     about = preset_header(job.preset) if job.preset else []
     about = about or [f"Dataset `{cfg.dataset.name}`, model `{cfg.model.name}`."]
-    words = ["imgexp", *(["rerun", job.rerun_of] if job.rerun_of else []), *job.overrides]
-    return "\n".join([*about, "", "Command:", "", "    " + " ".join(words)])
+    command = ["imgexp", *(["rerun", job.rerun_of] if job.rerun_of else [])]
+    # One override a line: a long command on one line widened the UI's page past the screen.
+    lines = [" ".join(command), *(f"  {override}" for override in job.overrides)]
+    block = [f"    {line} \\" for line in lines[:-1]] + [f"    {lines[-1]}"]
+    return "\n".join([*about, "", "Command:", "", *block])
 
 
 def git_commit() -> str | None:

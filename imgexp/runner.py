@@ -70,9 +70,6 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     with (
         tracked_run(tracking, run_name, tags, run_id, redactor, job.parent_run_id) as tracker,
         strategy.scope(),
-        model_logging.linked_model(
-            bool(cfg.tracking.log_model), tracker.run_id, tracker.experiment_id
-        ) as model_id,
     ):
         if backup:
             backup.bind(tracker)
@@ -94,7 +91,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
             ],
         )
         history = backup.full_history(history) if backup else history
-        test_metrics = finish(cfg, job, tracker, model, data, history, run_name, model_id)
+        test_metrics = finish(cfg, job, tracker, model, data, history, run_name)
     if backup:
         backup.finish()
     final = {name: values[-1] for name, values in history.items() if values}
@@ -146,17 +143,21 @@ def finish(
     data: DataBundle,
     history: dict[str, list[float]],
     run_name: str,
-    model_id: str | None = None,
 ) -> dict[str, float]:
     """History and curves, the test evaluation, the model and Hydra's files; the test metrics."""
     check_finite(history)
     tracker.log_dict(history, names.HISTORY_ARTIFACT)
     tracker.log_figure(training_curves(history, run_name), names.TRAINING_CURVES_PNG)
-    # test_* metrics, classification report, confusion matrix, sample grid (imgexp/evaluation)
-    evaluation = evaluate_and_log(model, data.test, data.class_names, tracker, run_name)
-    if cfg.tracking.log_model and tracker.active:
-        register_as = cfg.tracking.get("register_model")
-        model_logging.log_keras_model(model, data.sample, data.class_names, register_as, model_id)
+    # The trained model as an MLflow 3 logged model, with the test metrics linked to it.
+    log_model = bool(cfg.tracking.log_model) and tracker.active
+    with model_logging.linked_model(log_model, tracker.run_id, tracker.experiment_id) as model_id:
+        if log_model:  # first: metrics logged before it would record it as the run's input
+            register_as = cfg.tracking.get("register_model")
+            model_logging.log_keras_model(
+                model, data.sample, data.class_names, register_as, model_id
+            )
+        # test_* metrics, classification report, confusion matrix, sample grid (evaluation/)
+        evaluation = evaluate_and_log(model, data.test, data.class_names, tracker, run_name)
     jobs.log_job_files(tracker, job)
     return evaluation.metrics
 

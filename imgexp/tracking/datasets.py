@@ -64,7 +64,7 @@ def log_splits(
     datasets = [
         split_dataset(name, source, digest, split, {
             "num_examples": counts[split], "classes": class_counts.get(split, {}),
-            "dataset_digest": digest,
+            "dataset_digest": digest, "source": source,
         })
         for split in splits
     ]  # fmt: skip

@@ -8,9 +8,11 @@ images, a string column the pixels); the input example is the sample images as b
 the metadata hold the class names and the pixel input's dtype and shape. Optionally registered
 in the Model Registry (``tracking.register_model``).
 
-The model is an MLflow 3 *logged model* created when training starts (`linked_model`) and made
-the active model, so every metric of the run is linked to it: the run's metrics table and the
-experiment's Models tab show which model each number belongs to."""
+The model is an MLflow 3 *logged model*, created once training has succeeded (`linked_model`)
+and logged first (which makes it an output of the run), then the active model while the test
+split is evaluated, so the test metrics are linked to it: the run's metrics table and the
+experiment's Models tab show which model they belong to. Per-epoch metrics stay the run's own
+(linking every epoch made the Models tab show the first epoch's values)."""
 
 from __future__ import annotations
 
@@ -59,8 +61,8 @@ logging.getLogger("mlflow.tensorflow").addFilter(_ExpectedNotices())
 def linked_model(
     enabled: bool, run_id: str | None, experiment_id: str | None
 ) -> Iterator[str | None]:
-    """The logged model's id while the run trains (None when models are not logged); a run that
-    fails leaves its model FAILED, never PENDING."""
+    """The logged model's id while the run evaluates and logs it (None when models are not
+    logged); a failure there leaves the model FAILED, never PENDING."""
     if not (enabled and run_id):
         yield None
         return

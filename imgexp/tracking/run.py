@@ -152,7 +152,7 @@ def tracked_run(
         end_run("FINISHED")
 
 
-SYSTEM_METRICS_INTERVAL_S = 5.0  # MLflow's default, 10 s, leaves short runs without a sample
+SYSTEM_METRICS_INTERVAL_S = 2.0  # MLflow's default, 10 s, left short runs with no sample
 
 
 class _MonitorNotices(logging.Filter):

@@ -157,7 +157,13 @@ def ui_command(uri: str, port: int = 5000) -> str:
     return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {port}"
 
 
+# MLflow 3.17's UI opens every experiment in its GenAI mode (traces, tokens) whatever the
+# experiment's mlflow.experimentKind tag says (checked in a browser); this query puts it in its
+# model-training mode, with the runs table, metrics and models.
+TRAINING_VIEW = "?workflowType=machine_learning"
+
+
 def runs_url(experiment_id: str, run_id: str | None = None, port: int = 5000) -> str:
-    """Link to the runs table (MLflow 3 opens experiments on a GenAI overview page otherwise)."""
+    """Link to a run (or the runs table) in the UI's model-training view."""
     base = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}"
-    return f"{base}/runs/{run_id}" if run_id else f"{base}/runs"
+    return (f"{base}/runs/{run_id}" if run_id else f"{base}/runs") + TRAINING_VIEW
