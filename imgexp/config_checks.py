@@ -148,7 +148,7 @@ def range_problems(node: DictConfig, prefix: str = "") -> list[str]:
 
 def cross_problems(cfg: DictConfig) -> list[str]:
     """Ranges that depend on another key: a fold index below the fold count, the unfreeze
-    epoch inside the training."""
+    epoch inside the training, a model alias only with a registered model."""
     problems = []
     cv = OmegaConf.select(cfg, "dataset.cv")
     if cv is not None and cv.get("fold") is not None and is_int(cv.get("folds")):
@@ -164,6 +164,12 @@ def cross_problems(cfg: DictConfig) -> list[str]:
         problems.append(
             f"trainer.unfreeze.epoch={epoch}: must lie between 1 and trainer.epochs - 1 "
             f"({epochs - 1})"
+        )
+    alias = OmegaConf.select(cfg, "tracking.register_alias")
+    if alias and not OmegaConf.select(cfg, "tracking.register_model"):
+        problems.append(
+            f"tracking.register_alias={alias}: needs tracking.register_model=<name> (the "
+            "registered model whose new version the alias points at)"
         )
     return problems
 

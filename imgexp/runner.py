@@ -152,9 +152,12 @@ def finish(
     log_model = bool(cfg.tracking.log_model) and tracker.active
     with model_logging.linked_model(log_model, tracker.run_id, tracker.experiment_id) as model_id:
         if log_model:  # first: metrics logged before it would record it as the run's input
-            register_as = cfg.tracking.get("register_model")
+            register_as, alias = (
+                cfg.tracking.get("register_model"),
+                cfg.tracking.get("register_alias"),
+            )
             model_logging.log_keras_model(
-                model, data.sample, data.class_names, register_as, model_id
+                model, data.sample, data.class_names, register_as, model_id, alias
             )
         # test_* metrics, classification report, confusion matrix, sample grid (evaluation/)
         evaluation = evaluate_and_log(model, data.test, data.class_names, tracker, run_name)

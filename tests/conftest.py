@@ -116,7 +116,7 @@ def trained_digits(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv("IMGEXP_HOME", str(home))
         result = imgexp.train(
             "dataset=digits", "trainer.epochs=3", "model.hidden_units=[32]",
-            "tracking.register_model=digits-tiny",
+            "tracking.register_model=digits-tiny", "tracking.register_alias=champion",
         )  # fmt: skip
     return home, result
 

@@ -60,6 +60,10 @@ def test_every_entry_point_follows_mlflow_tracking_uri(tmp_path: Path) -> None:
     model = f"runs:/{run.info.run_id}/model"
     predicted = run_cli("predict", model, str(digit), "-o", "csv", home=home, env=env)
     assert "digit.png" in predicted.stdout
+    evaluated = run_cli("eval", model, home=home, env=env).stdout
+    assert f"(evaluates run {run.info.run_id})" in evaluated
+    report = run_cli("report", "team", home=home, env=env, check=False)  # no sweep there yet
+    assert report.returncode == 2 and f"'team' in {uri} has no sweep" in report.stderr
     # Overrides before the run id, a hydra.* override: found through the variable.
     outputs = tmp_path / "rerun-out"
     again = run_cli("rerun", "trainer.epochs=2", run.info.run_id, f"hydra.run.dir={outputs}",

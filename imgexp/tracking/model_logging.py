@@ -86,9 +86,11 @@ def log_keras_model(
     class_names: list[str],
     register_as: str | None = None,
     model_id: str | None = None,
+    alias: str | None = None,
 ) -> str:
     """Log ``model`` as the run's ``model`` and return its model URI; with ``register_as``, also
-    create a new version of that registered model (``models:/<name>/<version>``)."""
+    create a new version of that registered model (``models:/<name>/<version>``), and with
+    ``alias`` point that alias at it (``models:/<name>@<alias>``, e.g. ``champion``)."""
     pixels = np.asarray(sample[:2])
     about = {
         "class_names": list(class_names),
@@ -113,6 +115,9 @@ def log_keras_model(
     if register_as:
         version = info.registered_model_version
         mlflow.set_tag(names.REGISTERED_MODEL_TAG, f"models:/{register_as}/{version}")
+        if alias:
+            mlflow.MlflowClient().set_registered_model_alias(register_as, alias, version)
+            mlflow.set_tag(names.REGISTERED_ALIAS_TAG, f"models:/{register_as}@{alias}")
     return info.model_uri
 
 

@@ -12,6 +12,7 @@ RERUN_OF_TAG = "imgexp.rerun_of"  # `imgexp rerun`: the run it trains again
 DIGEST_CHANGED_TAG = "imgexp.rerun.digest_changed"
 RESUMED_FROM_TAG = "imgexp.resumed_from_epoch"
 REGISTERED_MODEL_TAG = "imgexp.registered_model"
+REGISTERED_ALIAS_TAG = "imgexp.registered_alias"  # models:/<name>@<alias> now points here
 SOURCE_RUN_TAG = "imgexp.source_run_id"  # an evaluation run: the training run it evaluates
 MODEL_URI_TAG = "imgexp.model_uri"
 DATASET_DIGEST_TAG = "dataset.digest"

@@ -18,6 +18,9 @@ class TrackingConfig:
     # Register the logged model under this name in the MLflow Model Registry (a new version each
     # run); null = do not register.
     register_model: str | None = None
+    # With register_model: move this alias (e.g. champion) to the new version, so that
+    # models:/<name>@<alias> (predict, eval, mlflow models serve) follows the latest run.
+    register_alias: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     # MLflow's System metrics tab: CPU, memory, disk, network (and the GPU with the `gpu` extra).
     system_metrics: bool = True
