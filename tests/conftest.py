@@ -85,8 +85,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "imgexp-home"
     monkeypatch.setenv("IMGEXP_HOME", str(home))
     for name in ("IMGEXP_PARENT_RUN_ID", "IMGEXP_SWEEP_NAME", "MLFLOW_RUN_ID",
-                 "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip
+                 "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
+    # Set (empty = unset, for imgexp and MLflow alike) rather than deleted: pytest then removes
+    # it after the test, even when the test set it itself (a direct mlflow.set_tracking_uri
+    # exports it), so no store leaks into the next test's module-scoped fixtures.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     return home
 
 
