@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from mlflow.tracking import MlflowClient
 
 
 def store_uri(home: Path) -> str:
@@ -43,3 +44,12 @@ def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
     with gzip.open(path, "wb") as handle:
         handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def sweep_runs(uri: str) -> tuple[object, list]:
+    """(the parent run, its children) of the single sweep in a store."""
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    (parent,) = [r for r in runs if r.data.tags.get("imgexp.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return parent, children

@@ -9,22 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, store_uri
+from helpers import run_cli, store_uri, sweep_runs
 from mlflow.tracking import MlflowClient
 
 TINY = [
     "dataset=digits", "model.hidden_units=[8]", "trainer.epochs=1", "tracking.log_model=false",
     "trainer.verbose=0",
 ]  # fmt: skip
-
-
-def sweep_runs(uri: str) -> tuple[object, list]:
-    """(the parent run, its children) of the single sweep in a store."""
-    client = MlflowClient(uri)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    (parent,) = [r for r in runs if r.data.tags.get("imgexp.role") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    return parent, children
 
 
 @pytest.mark.slow

@@ -14,22 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, store_uri
+from helpers import run_cli, store_uri, sweep_runs
 from mlflow.tracking import MlflowClient
 
 from imgexp.api import compose_config
 
 TINY = ["dataset=digits", "model.hidden_units=[8]", "tracking.log_model=false"]
 HPARAMS = sorted(p.stem for p in (Path(__file__).parents[1] / "conf/hparams_search").glob("*"))
-
-
-def sweep_runs(uri: str) -> tuple[object, list]:
-    """(the parent run, its children) of the single sweep in a store."""
-    client = MlflowClient(uri)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    (parent,) = [r for r in runs if r.data.tags.get("imgexp.role") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    return parent, children
 
 
 @pytest.mark.parametrize("option", HPARAMS)
