@@ -4,6 +4,7 @@ cache with the network gone; corrupt and truncated downloads refused with nothin
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -179,6 +180,9 @@ def mirror(published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(download.MIRROR_ENV, raising=False)
+    # A machine with Debian's dataset-fashion-mnist (CI installs it) would serve that copy.
+    without_system_copy = dataclasses.replace(idx.FASHION_MNIST, system_dir=None)
+    monkeypatch.setattr(idx, "FASHION_MNIST", without_system_copy)
     server = Mirror(dict(published))
     yield server
     server.stop()

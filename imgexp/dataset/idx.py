@@ -4,6 +4,7 @@ single-file ``mnist.npz``."""
 from __future__ import annotations
 
 import gzip
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from omegaconf import DictConfig
 
 from imgexp.dataset import download, locate
 from imgexp.dataset.arrays import ImageArrays
+
+log = logging.getLogger(__name__)
 
 FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -169,6 +172,8 @@ def load_idx_dataset(cfg: DictConfig, source: IdxSource) -> ImageArrays:
     bases = locate.search_dirs(cfg, source.dirs, extra)
     found = find_source(bases, source.npz)
     target = source.download_target()
+    if cfg.get("download") and found not in (None, target):
+        log.info("dataset.download=true: %s is already at %s; nothing downloaded", cfg.name, found)
     if cfg.get("download") and found in (None, target):
         for remote in source.remotes:
             download.ensure_file(
