@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -19,12 +20,17 @@ def training_curves(history: dict[str, list[float]], title: str = "") -> Figure:
         axis.plot(epochs, history[name], marker="o", label="train")
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_ylabel(name)
-        axis.grid(alpha=0.3)
+        epoch_axis(axis, name)
         axis.legend()
     if title:
         figure.suptitle(fit_title(title, figure.get_figwidth()), fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def epoch_axis(axis: Axes, metric: str) -> None:
+    """The axes of a per-epoch curve, the same in every imgexp figure: whole epochs on x."""
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_ylabel(metric)
+    axis.grid(alpha=0.3)

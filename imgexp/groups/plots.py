@@ -12,8 +12,8 @@ import numpy as np
 matplotlib.use("Agg")  # never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from imgexp.evaluation.curves import epoch_axis  # noqa: E402
 from imgexp.evaluation.titles import fit_title  # noqa: E402
 from imgexp.groups.history import curve_keys, mean_history, run_history  # noqa: E402
 
@@ -35,10 +35,7 @@ def band_figure(histories: Sequence[dict[str, list[float]]], title: str = "") ->
         label = f"mean (n={len(histories)})"
         axis.plot(epochs, mean, color="C0", linewidth=2, marker="o", label=label)
         axis.fill_between(epochs, mean - std, mean + std, color="C0", alpha=0.25, label="±1 std")
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_ylabel(key)
-        axis.grid(alpha=0.3)
+        epoch_axis(axis, key)
         axis.legend()
     if title:
         figure.suptitle(fit_title(title, figure.get_figwidth(), 9), fontsize=9)
@@ -69,10 +66,7 @@ def comparison_figure(client: Any, report: Any, runs: list[Any]) -> Figure:
                 linestyle="-" if row.job.status == "FINISHED" else ":",
                 label=report.own_overrides(row.job)[:60] + (" (best)" if is_best else ""),
             )
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(key)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(alpha=0.3)
+        epoch_axis(axis, key)
     if 0 < len(report.rows) <= 15:
         axes[0][0].legend(fontsize=7)
     figure.suptitle(fit_title(report.title, figure.get_figwidth(), 9), fontsize=9)
