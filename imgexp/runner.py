@@ -121,7 +121,9 @@ def prepare_data(cfg: DictConfig, job: JobInfo, tracker: RunLogger) -> DataBundl
         tracker.set_tags({names.DIGEST_CHANGED_TAG: "true"})
     tracker.log_dict(data.lineage(), names.DATASET_ARTIFACT)
     if tracker.active:  # MLflow's Datasets view: one input per split
-        log_splits(data.name, data.source, data.digest, data.counts, data.class_counts)
+        retries = log_splits(data.name, data.source, data.digest, data.counts, data.class_counts)
+        if retries:
+            tracker.set_tags({names.DATASET_RETRIES_TAG: str(retries)})
     return data
 
 

@@ -92,3 +92,45 @@ def test_a_preset_run_describes_its_article(tiny_preset) -> None:
                                          preset="fashion_mnist_mlp"))  # fmt: skip
     assert "Building an image classifier using Keras and TensorFlow" in note
     assert "87% test accuracy" in note and "imgexp experiment=fashion_mnist_mlp" in note
+
+
+def test_a_dataset_registered_by_a_concurrent_run_is_retried_and_said(
+    isolated_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MLflow registers a dataset by look-up-then-insert: a concurrent run that inserts the same
+    split between the two (seen on a team server: a 4-job sweep lost one job to it) must cost a
+    retry, not the run. The concurrent insert here is real SQL on the run's own store."""
+    from sqlalchemy import event
+
+    from imgexp.tracking.datasets import log_splits, split_digest
+
+    mlflow.set_tracking_uri(store_uri(isolated_home))
+    engine = mlflow.tracking._tracking_service.utils._get_store().engine
+    digest = split_digest("d1", "train")
+    raced: list[str] = []
+
+    def insert_after_lookup(conn, cursor, statement, *args) -> None:
+        if (
+            raced
+            or not statement.lstrip().startswith("SELECT")
+            or "FROM datasets" not in statement
+        ):
+            return
+        raced.append(statement)  # the other run's insert lands between look-up and insert
+        conn.exec_driver_sql(
+            "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type,"
+            " dataset_source) VALUES (?, ?, ?, ?, 'code', '{}')",
+            ("0" * 32, 0, "digits", digest),
+        )
+
+    event.listen(engine, "after_cursor_execute", insert_after_lookup)
+    try:
+        with mlflow.start_run() as run, caplog.at_level("WARNING"):
+            retries = log_splits("digits", "sklearn", "d1", {"train": 3}, {"train": {"0": 3}})
+    finally:
+        event.remove(engine, "after_cursor_execute", insert_after_lookup)
+    assert raced and retries == 1
+    (item,) = MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert item.dataset.digest == digest  # linked to the row the other run made
+    assert "another run registered dataset 'digits'" in caplog.text
+    assert "after 1 retry" in caplog.text

@@ -20,6 +20,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own nesting tag
 SPLIT_INPUT_TAG = "imgexp.split"  # on each logged input dataset: train, validation or test
+DATASET_RETRIES_TAG = "imgexp.dataset_log_retries"  # a race with a concurrent run, retried
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI: which view an experiment opens on
 MODEL_TRAINING_KIND = "custom_model_development"
 
