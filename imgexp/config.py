@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from imgexp.augmentation import schema as augmentation_schema
-from imgexp.config_checks import check_config, one_of, ranged
+from imgexp.config_checks import FINITE, NON_NEGATIVE, check_config, one_of, optional, ranged
 from imgexp.dataset import schema as dataset_schema
 from imgexp.errors import ConfigError
 from imgexp.model import schema as model_schema
@@ -42,6 +42,29 @@ class ObjectiveConfig:
 
 
 @dataclass
+class ReproduceBudget:
+    """One budget of ``imgexp reproduce`` (imgexp/reproduce.py): the overrides it trains the
+    preset with, the figure expected of ``reproduce.metric`` (null: none to compare with) and
+    how far the measured figure may lie from it; ``note`` says where the figure comes from."""
+
+    overrides: list[str] = field(default_factory=list)
+    expected: float | None = ranged(None, optional(FINITE))
+    tolerance: float | None = ranged(None, optional(NON_NEGATIVE))
+    note: str | None = None
+
+
+@dataclass
+class ReproduceConfig:
+    """What a preset reproduces: the metric its tutorial reports, the tutorial (title and
+    link), the tutorial's own figure (``full``) and a short budget measured here (``quick``)."""
+
+    metric: str = "test_accuracy"
+    source: str | None = None
+    full: ReproduceBudget = field(default_factory=ReproduceBudget)
+    quick: ReproduceBudget = field(default_factory=ReproduceBudget)
+
+
+@dataclass
 class Config:
     """Top level of the composed config; each group is checked by its own schema."""
 
@@ -55,6 +78,7 @@ class Config:
     paths: Any = MISSING
     task_name: str = "train"
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    reproduce: ReproduceConfig = field(default_factory=ReproduceConfig)
 
 
 # Each group's schemas by the name its YAML options extend (``defaults: [base_mlp]``).

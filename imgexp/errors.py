@@ -26,6 +26,16 @@ class DataNotFoundError(UserError, FileNotFoundError):
     """A dataset's files are not where the config says (or anywhere imgexp looks)."""
 
 
+class ClassesNotFoundError(DataNotFoundError, ValueError):
+    """``dataset.classes`` names class folders the dataset on disk does not have (still a
+    ValueError, as it was before it counted as missing data)."""
+
+
+class WeightsNotFoundError(DataNotFoundError):
+    """Pretrained weights (``model.weights=imagenet``) neither in Keras' cache nor
+    downloadable: missing data of the model."""
+
+
 class DownloadError(UserError, RuntimeError):
     """``dataset.download=true`` could not fetch, verify or unpack a dataset (offline, a
     corrupt or truncated file, a bad checksum): nothing was cached, and the message says how

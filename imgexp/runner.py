@@ -19,9 +19,11 @@ from hydra.utils import get_method  # noqa: E402
 
 from imgexp import job as jobs  # noqa: E402
 from imgexp.augmentation.layers import augment_training, model_augmentation  # noqa: E402
+from imgexp.augmentation.preview import augmentation_preview  # noqa: E402
 from imgexp.dataset.build import build_data  # noqa: E402
 from imgexp.dataset.bundle import DataBundle  # noqa: E402
 from imgexp.dataset.preprocessing import preprocessing_layers  # noqa: E402
+from imgexp.evaluation.audit_figure import log_data_audit  # noqa: E402
 from imgexp.evaluation.curves import training_curves  # noqa: E402
 from imgexp.evaluation.evaluate import evaluate_and_log  # noqa: E402
 from imgexp.groups import in_job  # noqa: E402
@@ -55,11 +57,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     strategy = distribute.get_strategy(cfg.trainer.get("strategy", "default"))
     if members(cfg):  # several folds/seeds: one group run with nested member runs
         return in_job.run_group(cfg, job, train_one=run)
-    keras.backend.clear_session()  # no state leaks between jobs of one process
-    keras.utils.set_random_seed(int(cfg.trainer.seed))
-    if cfg.trainer.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    precision = set_precision(cfg.trainer.mixed_precision)  # before any layer is built
+    precision = start_session(cfg)
     run_name = cfg.tracking.get("run_name") or jobs.default_run_name(cfg, job)
     container = jobs.plain_config(cfg)
     backup = resume.start(cfg, container)  # continues a killed run with the same config
@@ -104,9 +102,23 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> TrainResult:
     )
 
 
+def start_session(cfg: DictConfig) -> str:
+    """A fresh Keras session seeded from the config (determinism, dtype policy), before any
+    layer is built; the policy in effect. Shared with `imgexp lr-find`."""
+    keras.backend.clear_session()  # no state leaks between jobs of one process
+    keras.utils.set_random_seed(int(cfg.trainer.seed))
+    if cfg.trainer.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return set_precision(cfg.trainer.mixed_precision)
+
+
 def prepare_data(cfg: DictConfig, job: JobInfo, tracker: RunLogger) -> DataBundle:
     """The dataset's splits with training augmentation, distributed, and its lineage logged."""
     data = build_data(cfg.dataset, int(cfg.trainer.batch_size), int(cfg.trainer.seed))
+    if tracker.active:  # a few training images as the augmentation makes them (none: no figure)
+        preview = augmentation_preview(cfg.augmentation, data)
+        if preview is not None:
+            tracker.log_figure(preview, names.AUGMENTATION_PREVIEW_PNG)
     # Training batches only: pipeline-placed layers, then MixUp/CutMix.
     data = augment_training(cfg.augmentation, data, bool(cfg.trainer.deterministic))
     data = distribute.distribute_data(data, cfg.trainer.get("strategy", "default"))
@@ -120,6 +132,7 @@ def prepare_data(cfg: DictConfig, job: JobInfo, tracker: RunLogger) -> DataBundl
         )
         tracker.set_tags({names.DIGEST_CHANGED_TAG: "true"})
     tracker.log_dict(data.lineage(), names.DATASET_ARTIFACT)
+    log_data_audit(tracker, data)  # duplicates and split overlaps: data_audit.json, a warning
     if tracker.active:  # MLflow's Datasets view: one input per split
         retries = log_splits(data.name, data.source, data.digest, data.counts, data.class_counts)
         if retries:
@@ -130,7 +143,8 @@ def prepare_data(cfg: DictConfig, job: JobInfo, tracker: RunLogger) -> DataBundl
 def prepare_model(cfg: DictConfig, data: DataBundle, tracker: RunLogger) -> keras.Model:
     """The model with its preprocessing (and in-model augmentation) layers, summary logged."""
     input_layers = preprocessing_layers(cfg.dataset, data.adapt_data)
-    extra_layers = input_layers + model_augmentation(cfg.augmentation)
+    # In-model augmentation first: on the raw 0..255 pixels, the same transform as in tf.data.
+    extra_layers = model_augmentation(cfg.augmentation) + input_layers
     model = build_model(cfg.model, data.input_shape, data.num_classes, extra_layers)
     tracker.log_text(summary_text(model), names.MODEL_SUMMARY_ARTIFACT)
     tracker.log_params({"model.total_params": str(model.count_params())})

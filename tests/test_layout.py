@@ -21,7 +21,8 @@ LAYERS = [
         "imgexp.schedule", "imgexp.augmentation", "imgexp.trainer", "imgexp.evaluation",
         "imgexp.predict",
     ]),
-    ("runner and groups", ["imgexp.job", "imgexp.runner", "imgexp.groups", "imgexp.rerun"]),
+    ("runner and groups", ["imgexp.job", "imgexp.runner", "imgexp.groups", "imgexp.rerun",
+                           "imgexp.reproduce", "imgexp.reproduce_table"]),
     ("entry points", ["imgexp.cli", "imgexp.api", "imgexp"]),
 ]  # fmt: skip
 # conf/ groups that only configure Hydra itself or compose other groups: no code of their own.

@@ -1,6 +1,9 @@
 """Augmentation as Keras preprocessing layers, applied to the training split only: either
 mapped over tf.data batches (CPU, asynchronous) or placed at the front of the model; plus
-batch-level mixing (MixUp/CutMix), which changes the labels and so always runs in tf.data."""
+batch-level mixing (MixUp/CutMix), which changes the labels and so always runs in tf.data.
+
+Both placements see the raw 0..255 pixels (the model's own preprocessing comes after), so a
+layer's ``value_range`` is [0, 255] in either, and both make the same transform."""
 
 from __future__ import annotations
 
@@ -10,9 +13,18 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from imgexp.dataset.bundle import DataBundle
+from imgexp.errors import ConfigError
+
+# Keras layers whose colour ops need 3 channels (tf.image's hue/saturation); on grayscale
+# images they fail inside the first training batch, so they are refused before it.
+RGB_ONLY = {
+    "RandomHue": (),
+    "RandomSaturation": (),
+    "RandomColorJitter": ("hue_factor", "saturation_factor"),
+}
 
 
 def augmentation_layers(cfg: DictConfig) -> list[keras.Layer]:
@@ -20,8 +32,35 @@ def augmentation_layers(cfg: DictConfig) -> list[keras.Layer]:
     layers = []
     for index, node in enumerate(cfg.layers):
         extra = {"seed": int(cfg.seed) + index} if cfg.get("seed") is not None else {}
-        layers.append(instantiate(node, **extra))
+        # Plain lists, not OmegaConf's: Keras checks isinstance(list) (RandomErasing's
+        # fill_value) and saves a layer's config into the .keras file.
+        layers.append(instantiate(node, _convert_="all", **extra))
     return layers
+
+
+def check_channels(cfg: DictConfig, channels: int) -> None:
+    """Raise `ConfigError` for a layer that cannot take ``channels``-channel images: an
+    RGB-only colour op, or a per-channel ``fill_value`` list of another length."""
+    problems = []
+    for index, node in enumerate(cfg.layers):
+        name = str(node.get("_target_", "")).rsplit(".", 1)[-1]
+        where = f"augmentation.layers[{index}] ({node.get('_target_')})"
+        fill = node.get("fill_value")
+        if OmegaConf.is_list(fill) and len(fill) != channels:
+            problems.append(
+                f"{where}: fill_value={list(fill)} has {len(fill)} values but the images have "
+                f"{channels} channel(s); give one number"
+            )
+        needs_rgb = name in RGB_ONLY and (
+            not RGB_ONLY[name] or any(node.get(key) for key in RGB_ONLY[name])
+        )
+        if needs_rgb and channels != 3:
+            problems.append(
+                f"{where} needs 3-channel (RGB) images, the dataset has {channels} channel(s); "
+                "use dataset.color_mode=rgb or another augmentation"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -43,7 +82,8 @@ def pipeline_augment(cfg: DictConfig) -> Callable | None:
 
 
 def model_augmentation(cfg: DictConfig) -> list[keras.Layer]:
-    """Layers for ``placement: model`` (active only in training, identity at inference)."""
+    """Layers for ``placement: model``, in front of the model's preprocessing (active only in
+    training, identity at inference; saved with the model)."""
     if cfg.placement != "model":
         return []
     return augmentation_layers(cfg)
@@ -56,6 +96,7 @@ def augment_training(cfg: DictConfig, data: DataBundle, deterministic: bool = Fa
     Keras' random layers draw from one state variable, so parallel map calls would consume it
     in a racy order: with ``augmentation.seed`` set (or ``deterministic``) the map runs in
     order, and the same seed gives the same transforms."""
+    check_channels(cfg, int(data.input_shape[-1]))
     ordered = deterministic or cfg.get("seed") is not None
     parallel = None if ordered else tf.data.AUTOTUNE
     train = data.train

@@ -17,6 +17,9 @@ COMMANDS = {
     "report": "imgexp.cli.report_command",
     "predict": "imgexp.cli.predict_command",
     "eval": "imgexp.cli.eval_command",
+    "audit": "imgexp.cli.audit_command",
+    "lr-find": "imgexp.cli.lr_find_command",
+    "reproduce": "imgexp.cli.reproduce_command",
 }
 
 

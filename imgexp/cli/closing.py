@@ -21,11 +21,25 @@ def print_run_location(
 
     if not run_id:
         return
+    print_data_audit(run_id, uri)
     created = "; created by this run" if new_store else ""
     print(f"MLflow run id: {run_id}{f' ({what})' if what else ''}")
     print(f"MLflow store:  {uri} ({store_origin(uri)}{created})")
     print(f"open the UI:   {ui_command(uri)}")
     print(f"then browse:   {runs_url(experiment_id, run_id)}")
+
+
+def print_data_audit(run_id: str, uri: str) -> None:
+    """The run's data audit in one line, read back from its tags (a run without them, an
+    evaluation or a fold/repeat group, prints none)."""
+    from imgexp.dataset.audit_summary import headline
+    from imgexp.tracking import names
+    from imgexp.tracking.store import client
+
+    tags = client(uri).get_run(run_id).data.tags
+    if names.DATA_OVERLAP_TAG in tags:
+        overlap, copies = int(tags[names.DATA_OVERLAP_TAG]), int(tags[names.DATA_DUPLICATES_TAG])
+        print(f"data audit:    {headline(overlap, copies)} ({names.DATA_AUDIT_ARTIFACT})")
 
 
 def store_origin(uri: str) -> str:

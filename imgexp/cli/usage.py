@@ -16,6 +16,9 @@ USAGE = """imgexp: config-driven image-classification experiments (Hydra + Keras
   imgexp report <experiment | parent run id>     the table of a past sweep or fold/repeat group
   imgexp predict <model> <images or folders>     classify image files with a trained model
   imgexp eval <model> [key=value ...]            evaluate a logged model on a dataset's test split
+  imgexp audit [key=value ...] [--strict]        a dataset's duplicates, split overlaps, balance
+  imgexp lr-find [key=value ...] [--steps N]     learning-rate range test: a rate to train with
+  imgexp reproduce <preset>... [--budget quick]  train presets, judge their figures: pass/fail
 
 Config groups (conf/) and their options:
 {groups}
@@ -24,7 +27,8 @@ Config groups (conf/) and their options:
   imgexp --cfg job [overrides]       the composed config (validated, no training)
   imgexp --info defaults-tree ...    what a preset composed
   imgexp --hydra-help                Hydra's own options (launchers, sweepers, searchpath)
-  imgexp <command> --help            the options of rerun, report, predict, eval
+  imgexp <command> --help            the options of rerun, report, predict, eval, lr-find, audit,
+                                     reproduce
   HYDRA_FULL_ERROR=1 imgexp ...      a bad value or missing data with its Python traceback
 Runs go to the MLflow store under $IMGEXP_HOME (default ~/.imgexp); see docs/tracking.md."""
 

@@ -5,6 +5,7 @@ A loader (``dataset._target_``) returns either `ImageArrays` (in-memory datasets
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from omegaconf import DictConfig
 
 from imgexp.dataset import decode, pipeline, splits
 from imgexp.dataset.arrays import ImageArrays, match_channels
+from imgexp.dataset.audit import audit_splits
 from imgexp.dataset.bundle import DataBundle
 from imgexp.dataset.files import FileTable, ImageFiles, digest_files
 
@@ -25,13 +27,22 @@ SAMPLE_SIZE = 8
 
 @dataclass
 class ArrayTable:
-    """Images and labels indexed together (the `splits.Table` of in-memory datasets)."""
+    """Images and labels indexed together (the `splits.Table` of in-memory datasets), with
+    each row's index in the loader's ``array`` (how the data audit names an image)."""
 
     images: np.ndarray
     labels: np.ndarray
+    origin: np.ndarray | None = None  # None: rows 0..N-1 of the array
+    array: str = "x_train"
+
+    def __post_init__(self) -> None:
+        if self.origin is None:
+            self.origin = np.arange(len(self.labels))
 
     def take(self, indices: np.ndarray) -> ArrayTable:
-        return ArrayTable(self.images[indices], self.labels[indices])
+        return ArrayTable(
+            self.images[indices], self.labels[indices], self.origin[indices], self.array
+        )
 
 
 def build_data(cfg: DictConfig, batch_size: int, seed: int) -> DataBundle:
@@ -59,13 +70,19 @@ def bundle_from_arrays(
     cfg: DictConfig, data: ImageArrays, batch_size: int, seed: int
 ) -> DataBundle:
     """Split in-memory arrays as configured and wrap each split in a tf.data pipeline."""
+    wanted = cfg.get("classes")
     x_train, y_train, x_test, y_test, class_names = select_classes(
-        cfg.get("classes"), data.class_names, data.x_train, data.y_train, data.x_test, data.y_test
+        wanted, data.class_names, data.x_train, data.y_train, data.x_test, data.y_test
     )
-    test = None if x_test is None else ArrayTable(x_test, y_test)
-    tables = splits.split_tables(cfg, ArrayTable(x_train, y_train), test)
+    # The same selection of row numbers: each image's index in the loader's arrays.
+    rows_train, _, rows_test, _, _ = select_classes(
+        wanted, data.class_names, np.arange(len(data.y_train)), data.y_train,
+        None if data.y_test is None else np.arange(len(data.y_test)), data.y_test,
+    )  # fmt: skip
+    test = None if x_test is None else ArrayTable(x_test, y_test, rows_test, "x_test")
+    tables = splits.split_tables(cfg, ArrayTable(x_train, y_train, rows_train), test)
     tables = {
-        split: ArrayTable(match_channels(table.images, cfg.color_mode), table.labels)
+        split: dataclasses.replace(table, images=match_channels(table.images, cfg.color_mode))
         for split, table in tables.items()
     }
     train = tables["train"].images
@@ -95,6 +112,7 @@ def bundle_from_arrays(
         digest=digest_arrays({s: (t.images, t.labels) for s, t in tables.items()}),
         sample=train[:SAMPLE_SIZE],
         adapt_data=train,
+        audit=audit_of(cfg, tables, class_names, data.source),
     )
 
 
@@ -136,6 +154,7 @@ def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: 
             shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
         )
 
+    skipped = [{"path": bad.path, "reason": bad.reason} for bad in data.skipped]
     sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))
     sample = pipeline.decoded_files(sample_files, image_size, channels).batch(SAMPLE_SIZE)
     return DataBundle(
@@ -152,8 +171,24 @@ def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: 
         sample=next(iter(sample))[0].numpy(),
         # Normalization statistics: the training split only, through the same cached decode.
         adapt_data=decoded["train"].batch(256).map(lambda image, _: image),
-        skipped=[{"path": bad.path, "reason": bad.reason} for bad in data.skipped],
+        skipped=skipped,
         ignored_files=data.ignored,
+        audit=audit_of(cfg, tables, data.class_names, data.source, skipped, data.ignored),
+    )
+
+
+def audit_of(
+    cfg: DictConfig, tables: dict, class_names: list[str], source: str, skipped=(), ignored=0
+) -> dict[str, object]:
+    """The data audit of the splits as built (`imgexp.dataset.audit`)."""
+    return audit_splits(
+        tables,
+        class_names,
+        split_class_counts(tables, class_names),
+        source=source,
+        validation_is_test=splits.validation_source(cfg) == "test",
+        skipped=skipped,
+        ignored=ignored,
     )
 
 

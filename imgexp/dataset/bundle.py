@@ -30,6 +30,8 @@ class DataBundle:
     # non-image files (.DS_Store, notes) that were ignored.
     skipped: list[dict[str, str]] = field(default_factory=list)
     ignored_files: int = 0
+    # The data audit (`imgexp.dataset.audit`): duplicates, overlaps, balance, image facts.
+    audit: dict[str, object] = field(repr=False, default_factory=dict)
 
     @property
     def num_classes(self) -> int:

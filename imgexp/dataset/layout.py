@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from imgexp.dataset.scan import IMAGE_EXTENSIONS
+from imgexp.errors import ClassesNotFoundError
 
 # Directory names of each split in the split layout (Kaggle and others vary).
 SPLIT_NAMES = {
@@ -87,7 +88,7 @@ def match_classes(
         else:
             unknown.append(name)
     if unknown:
-        raise ValueError(
+        raise ClassesNotFoundError(
             f"dataset.classes: {unknown} not found in {where}; available classes: "
             f"{list(available)}"
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import keras
 
+from imgexp.errors import WeightsNotFoundError
+
 BACKBONE_LAYER = "backbone"
 
 
@@ -32,7 +34,7 @@ def load_backbone(backbone: str, weights: str | None, input_shape: tuple[int, ..
     except ValueError:
         raise
     except Exception as error:  # noqa: BLE001 - keras' downloader raises plain Exception
-        raise RuntimeError(
+        raise WeightsNotFoundError(
             f"model.weights={weights} for {backbone}: the weights are neither in "
             f"~/.keras/models nor downloadable ({error}). Put the .h5 file there, or use "
             "model.weights=null to train from scratch."

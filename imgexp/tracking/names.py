@@ -21,6 +21,8 @@ NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own nesting tag
 SPLIT_INPUT_TAG = "imgexp.split"  # on each logged input dataset: train, validation or test
 DATASET_RETRIES_TAG = "imgexp.dataset_log_retries"  # a race with a concurrent run, retried
+DATA_OVERLAP_TAG = "imgexp.data.overlap"  # pairs of identical images in two splits (audit)
+DATA_DUPLICATES_TAG = "imgexp.data.duplicates"  # identical copies within a split (audit)
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI: which view an experiment opens on
 MODEL_TRAINING_KIND = "custom_model_development"
 
@@ -38,11 +40,14 @@ OBJECTIVE_TAG = "imgexp.objective"  # "<direction> <metric>" of a sweep
 CONFIG_ARTIFACT = "config/config.yaml"  # the resolved config (what `imgexp rerun` rebuilds)
 OVERRIDES_ARTIFACT = "config/overrides.yaml"
 DATASET_ARTIFACT = "dataset.json"  # lineage: source, digest, counts, skipped files
+DATA_AUDIT_ARTIFACT = "data_audit.json"  # duplicates, split overlaps, balance, image facts
+DATA_AUDIT_PNG = "plots/data_audit.png"
 HISTORY_ARTIFACT = "history.json"
 CLASS_NAMES_ARTIFACT = "class_names.json"
 MODEL_SUMMARY_ARTIFACT = "model_summary.txt"
 ERROR_ARTIFACT = "error.txt"
 TRAINING_CURVES_PNG = "plots/training_curves.png"
+AUGMENTATION_PREVIEW_PNG = "plots/augmentation_preview.png"  # augmented runs: training views
 GROUP_CURVES_PNG = "plots/group_curves.png"
 SWEEP_CURVES_PNG = "plots/sweep_curves.png"
 GROUP_MEMBERS_ARTIFACT = "group/members.json"
@@ -66,3 +71,19 @@ BEST_OVERRIDES_TAG = "imgexp.best_overrides"
 BEST_PARAMS_TAG_PREFIX = "imgexp.best_params."
 SWEEP_MULTIRUN_ARTIFACT = "sweep/multirun.yaml"
 SWEEP_OPTUNA_ARTIFACT = "sweep/optimization_results.yaml"
+
+# --- `imgexp lr-find`: the learning-rate range test -----------------------------------------
+LR_FIND_TASK = "lr-find"  # its TASK_TAG value
+SUGGESTED_LR_TAG = "imgexp.lr_find.suggested_lr"  # the rate (metric suggested_lr), or why none
+LR_FIND_RULE_TAG = "imgexp.lr_find.rule"  # the rule that picked it, in words
+LR_FIND_STOPPED_TAG = "imgexp.lr_find.stopped"  # all steps run, or where and why it diverged
+LR_FIND_CURVE_ARTIFACT = "lr_find/curve.json"  # lr, loss, smoothed loss per step
+LR_FIND_PNG = "plots/lr_find.png"
+
+# --- `imgexp reproduce`: a preset's figure against the one it declares ---------------------
+REPRODUCE_VERDICT_TAG = "imgexp.reproduce.verdict"  # pass, fail, no figure, missing data, ...
+REPRODUCE_DELTA_METRIC = "reproduce_delta"  # measured - expected
+REPRODUCE_BUDGET_PARAM = "reproduce.budget"  # full or quick
+REPRODUCE_EXPECTED_PARAM = "reproduce.expected"
+REPRODUCE_TOLERANCE_PARAM = "reproduce.tolerance"
+HARDWARE_TAG = "imgexp.hardware"  # CPU model and cores, GPUs: where the figure was measured

@@ -8,9 +8,13 @@ ReduceLROnPlateau and the MLflow logger behave alike, and leaves the model compi
 ``fit`` it starts at the epoch ``BackupAndRestore`` restored, so ``trainer.resume`` continues a
 killed custom-loop run too.
 
-Each step runs through ``strategy.run`` on ``strategy.experimental_distribute_dataset`` batches
-(TensorFlow's custom-loop recipe), so the same loop trains under every ``trainer.strategy``,
-``multi_worker_mirrored`` included; under the default strategy both are pass-throughs."""
+Unlike the article's loop (one Python-level call per batch), ``trainer.steps_per_execution``
+steps run inside one compiled call, a ``tf.range`` loop over the iterator, as ``fit`` does:
+the same steps in the same order, without the per-batch Python and dispatch cost that
+dominates a small model's step on a CPU. Each step runs through ``strategy.run`` on
+``strategy.experimental_distribute_dataset`` batches (TensorFlow's custom-loop recipe), so the
+same loop trains under every ``trainer.strategy``, ``multi_worker_mirrored`` included; under
+the default strategy both are pass-throughs."""
 
 from __future__ import annotations
 
@@ -21,27 +25,45 @@ from omegaconf import DictConfig
 from imgexp.dataset.bundle import DataBundle
 from imgexp.trainer import finetune
 from imgexp.trainer.callbacks import config_callbacks
-from imgexp.trainer.compile import compile_model, epoch_batches
+from imgexp.trainer.compile import compile_model, epoch_batches, steps_per_execution
 from imgexp.trainer.losses import Accuracy
 
 
 class Steps:
-    """The compiled train and test steps of one model/optimizer pair, with their metrics."""
+    """The compiled train and test steps of one model/optimizer pair, with their metrics.
 
-    def __init__(self, model: keras.Model, jit_compile: bool) -> None:
+    ``per_call`` steps run inside one ``tf.function`` call (the custom-loop counterpart of
+    ``fit``'s ``steps_per_execution``): Python, the callbacks and the signal checks then run
+    once per call instead of once per batch."""
+
+    def __init__(self, model: keras.Model, jit_compile: bool, per_call: int = 1) -> None:
         self.model = model
         self.strategy = model.distribute_strategy  # the strategy the model was built under
         self.replicas = self.strategy.num_replicas_in_sync
+        self.per_call = max(1, int(per_call))
         if not model.optimizer.built:  # its slots are created here, not inside a replica
             model.optimizer.build(model.trainable_variables)
         self.train_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
         self.test_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
-        self.train_step = self._distributed(tf.function(self._train_step, jit_compile=jit_compile))
-        self.test_step = self._distributed(tf.function(self._test_step, jit_compile=jit_compile))
+        self.train_steps = self._repeated(tf.function(self._train_step, jit_compile=jit_compile))
+        self.test_steps = self._repeated(tf.function(self._test_step, jit_compile=jit_compile))
 
-    def _distributed(self, step):
-        """``step`` run on every replica's share of a batch, in one compiled call."""
-        return tf.function(lambda images, labels: self.strategy.run(step, args=(images, labels)))
+    def _repeated(self, step):
+        """One compiled call running ``step`` on up to ``per_call`` batches of an iterator,
+        each through ``strategy.run`` (every replica's share of the batch); it returns how many
+        batches it ran, fewer than ``per_call`` once the iterator is exhausted."""
+
+        def steps(iterator):
+            done = tf.constant(0)
+            for _ in tf.range(self.per_call):
+                batch = iterator.get_next_as_optional()
+                if not batch.has_value():
+                    break
+                self.strategy.run(step, args=batch.get_value())
+                done += 1
+            return done
+
+        return tf.function(steps)
 
     def _loss(self, labels, probabilities, training: bool):
         """This replica's share of the loss: Keras divides a loss by the replicas in sync (the
@@ -57,6 +79,8 @@ class Steps:
         metrics[1].update_state(labels, probabilities)
 
     def _train_step(self, images, labels):
+        """The article's ``train_step``: forward pass under a ``tf.GradientTape``, gradients,
+        ``optimizer.apply``, then the running loss and accuracy."""
         optimizer = self.model.optimizer  # loss-scaled under mixed_float16
         with tf.GradientTape() as tape:
             probabilities = self.model(images, training=True)
@@ -67,6 +91,7 @@ class Steps:
         self._track(self.train_metrics, loss, labels, probabilities)
 
     def _test_step(self, images, labels):
+        """The article's ``test_step``: inference mode, loss and accuracy only."""
         probabilities = self.model(images, training=False)
         loss = self._loss(labels, probabilities, training=False)
         self._track(self.test_metrics, loss, labels, probabilities)
@@ -78,27 +103,31 @@ class Steps:
 
 
 def run_epoch(steps: Steps, data: DataBundle, cfg: DictConfig, callbacks, epoch: int) -> dict:
-    """One pass over the training batches and the validation split; returns the epoch logs."""
+    """One pass over the training batches and the validation split; returns the epoch logs.
+
+    Callbacks (progress, TerminateOnNaN, the Ctrl-C/SIGTERM safe point) see a batch begin and
+    end once per call, with Keras' step numbers: begin = the call's first batch, end = its
+    last, as ``fit`` reports them under ``steps_per_execution``."""
     for metric in steps.train_metrics + steps.test_metrics:
         metric.reset_state()
     callbacks.on_epoch_begin(epoch)
-    every = max(1, int(cfg.steps_per_execution))
-    step = -1
-    batches = steps.strategy.experimental_distribute_dataset(epoch_batches(data.train, cfg))
-    for step, (images, labels) in enumerate(batches):
-        callbacks.on_train_batch_begin(step)
-        steps.train_step(images, labels)
-        if (step + 1) % every == 0:  # callbacks see a batch end once per "execution"
-            callbacks.on_train_batch_end(step, steps.results(steps.train_metrics))
-            if steps.model.stop_training:
-                break
-    if step >= 0 and (step + 1) % every:
-        callbacks.on_train_batch_end(step, steps.results(steps.train_metrics))
+    batches = epoch_batches(data.train, cfg)
+    known = int(batches.cardinality())  # < 0: unknown, found by running out
+    iterator = iter(steps.strategy.experimental_distribute_dataset(batches))
+    done = 0
+    while known < 0 or done < known:
+        callbacks.on_train_batch_begin(done)
+        ran = int(steps.train_steps(iterator))
+        if ran:
+            done += ran
+            callbacks.on_train_batch_end(done - 1, steps.results(steps.train_metrics))
+        if ran < steps.per_call or steps.model.stop_training:
+            break
     logs = steps.results(steps.train_metrics)
     if data.validation is not None and not steps.model.stop_training:
-        validation = steps.strategy.experimental_distribute_dataset(data.validation)
-        for images, labels in validation:
-            steps.test_step(images, labels)
+        validation = iter(steps.strategy.experimental_distribute_dataset(data.validation))
+        while int(steps.test_steps(validation)) == steps.per_call:
+            continue  # a call that ran fewer batches reached the end of the split
         logs |= steps.results(steps.test_metrics, prefix="val_")
     callbacks.on_epoch_end(epoch, logs)
     return logs
@@ -115,7 +144,8 @@ def train(
     epochs = int(cfg.epochs)
     thaw = finetune.unfreeze_epoch(cfg, epochs)
     compile_model(model, optimizer, data, cfg)
-    steps = Steps(model, jit_compile=cfg.jit_compile is True)
+    per_call = steps_per_execution(data, cfg)
+    steps = Steps(model, cfg.jit_compile is True, per_call)
     callback_list = keras.callbacks.CallbackList(
         config_callbacks(cfg) + callbacks,
         add_progbar=int(cfg.verbose) > 0,
@@ -135,7 +165,7 @@ def train(
             finetune.unfreeze(model, cfg.unfreeze)
             scaled = finetune.scaled_optimizer(model.optimizer, float(cfg.unfreeze.lr_scale))
             compile_model(model, scaled, data, cfg)
-            steps = Steps(model, jit_compile=cfg.jit_compile is True)  # retrace: new variables
+            steps = Steps(model, cfg.jit_compile is True, per_call)  # retrace: new variables
         logs = run_epoch(steps, data, cfg, callback_list, epoch)
         for key, value in logs.items():
             history.setdefault(key, []).append(value)

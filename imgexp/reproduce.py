@@ -1,0 +1,243 @@
+"""``imgexp reproduce``: train presets at a budget and hold the figure each run measured against
+the one its preset declares (``reproduce:`` in conf/experiment/<preset>.yaml, typed by
+`imgexp.config.ReproduceConfig`): ``full`` is the tutorial's own figure, ``quick`` a few epochs
+whose figure was measured on the project's machine.
+
+The verdict has one rule: **pass when |measured - expected| <= tolerance**. A figure far above
+the expected one fails as well: a reproduction that beats its tutorial by more than the
+tolerance trains something else (or leaks test data) and deserves a look. A budget without an
+expected figure says ``no figure`` and never fails. A preset whose data or pretrained weights
+are not on this machine ends as ``missing data`` / ``missing weights`` with the loader's
+message: shown and counted, not a miss. Any other error ends that preset as ``error`` (a miss)
+and the next preset still runs.
+
+Planning composes and checks every preset before anything trains (no TensorFlow import);
+`reproduce` trains one plan in this process and records the verdict in its MLflow run."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf import DictConfig, open_dict
+
+from imgexp.config import compose_config
+from imgexp.errors import ConfigError, DataNotFoundError, UserError, WeightsNotFoundError
+from imgexp.tracking import names
+
+BUDGETS = ("full", "quick")
+PASS, FAIL, NO_FIGURE, ERROR = "pass", "fail", "no figure", "error"
+MISSING_DATA, MISSING_WEIGHTS = "missing data", "missing weights"
+MISSES = (FAIL, ERROR)  # the verdicts that make the command exit 1
+RULE = "pass when |measured - expected| <= tolerance (above as well as below)"
+# A figure read back from float32 metrics sits a rounding step off a tolerance's edge.
+EDGE = 1e-9
+
+
+@dataclass
+class Plan:
+    """One preset at one budget, composed and checked, ready to train."""
+
+    preset: str
+    budget: str
+    metric: str
+    expected: float | None
+    tolerance: float | None
+    source: str
+    note: str | None
+    overrides: list[str]  # what trains: experiment=<preset>, the budget's, then the user's
+    cfg: DictConfig
+
+
+@dataclass
+class Outcome:
+    """What reproducing one plan gave: its verdict and where it was recorded."""
+
+    plan: Plan
+    verdict: str
+    measured: float | None = None
+    wall_s: float = 0.0
+    hardware: str = ""
+    run_id: str | None = None
+    message: str = ""  # why a preset did not give a figure (missing data, an error)
+
+    @property
+    def delta(self) -> float | None:
+        """measured - expected, when both exist."""
+        if self.measured is None or self.plan.expected is None:
+            return None
+        return self.measured - self.plan.expected
+
+
+def judge(measured: float, expected: float | None, tolerance: float | None) -> str:
+    """The verdict of `RULE` (NaN fails; no expected figure: `NO_FIGURE`)."""
+    if expected is None:
+        return NO_FIGURE
+    return PASS if abs(measured - expected) <= (tolerance or 0.0) + EDGE else FAIL
+
+
+def compose(preset: str, overrides: list[str]) -> DictConfig:
+    """The preset's config; a Hydra error names the preset it came from."""
+    try:
+        return compose_config(*overrides)
+    except HydraException as error:
+        raise ConfigError(f"{preset}: {error}") from error
+
+
+def plan(preset: str, budget: str, overrides: list[str]) -> Plan:
+    """Compose ``preset`` with ``overrides`` to read its ``reproduce`` block, then again with
+    the budget's overrides in front of the user's (the user's win)."""
+    if budget not in BUDGETS:
+        raise ConfigError(f"budget={budget!r}: must be one of {', '.join(BUDGETS)}")
+    declared = compose(preset, [f"experiment={preset}", *overrides]).reproduce
+    block = declared[budget]
+    where = f"reproduce.{budget}"
+    if not declared.source:
+        raise ConfigError(
+            f"{preset}: reproduce.source is not set: a preset names the tutorial it "
+            "reproduces, '\"<title>\" (<link>)'"
+        )
+    if block.expected is not None and block.tolerance is None:
+        raise ConfigError(
+            f"{preset}: {where}.expected={block.expected} needs {where}.tolerance "
+            "(how far the measured figure may lie from it)"
+        )
+    training = [f"experiment={preset}", *block.overrides, *overrides]
+    cfg = compose(preset, training)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return Plan(
+        preset=preset,
+        budget=budget,
+        metric=declared.metric,
+        expected=block.expected,
+        tolerance=block.tolerance,
+        source=declared.source,
+        note=block.note,
+        overrides=training,
+        cfg=cfg,
+    )
+
+
+def reproduce(plan: Plan, reraise: bool = False) -> Outcome:
+    """Train ``plan`` in this process and record its verdict in its run. ``reraise``
+    (``HYDRA_FULL_ERROR=1``): an error propagates with its traceback instead of ending the
+    preset as `ERROR`."""
+    import mlflow
+
+    from imgexp.job import JobInfo
+    from imgexp.runner import run
+
+    before = getattr(mlflow.last_active_run(), "info", None)
+    start = time.monotonic()
+    try:
+        result = run(plan.cfg, JobInfo(overrides=plan.overrides, preset=plan.preset))
+    except DataNotFoundError as error:
+        missing = MISSING_WEIGHTS if isinstance(error, WeightsNotFoundError) else MISSING_DATA
+        outcome = Outcome(plan, missing, message=str(error), run_id=failed_run(before))
+    except Exception as error:
+        if reraise:
+            raise
+        if not isinstance(error, UserError):  # a bug: its traceback, then the next preset
+            traceback.print_exc(file=sys.stderr)
+        message = f"{type(error).__name__}: {error}"
+        outcome = Outcome(plan, ERROR, message=message, run_id=failed_run(before))
+    else:
+        outcome = measure(plan, result.metrics, result.run_id)
+    outcome.wall_s = time.monotonic() - start
+    outcome.hardware = hardware()
+    record(outcome)
+    return outcome
+
+
+def measure(plan: Plan, metrics: dict[str, float], run_id: str | None) -> Outcome:
+    """The outcome of a finished run: its figure judged, or an error naming the metrics it
+    has when the preset's ``reproduce.metric`` is not one of them."""
+    if plan.metric not in metrics:
+        message = (
+            f"reproduce.metric={plan.metric} is not a metric of this run; it has: "
+            f"{', '.join(sorted(metrics))}"
+        )
+        return Outcome(plan, ERROR, message=message, run_id=run_id)
+    measured = float(metrics[plan.metric])
+    return Outcome(plan, judge(measured, plan.expected, plan.tolerance), measured, run_id=run_id)
+
+
+def failed_run(before: object) -> str | None:
+    """The run a failed training opened, if it got that far (MLflow's last active run
+    changed), so that its verdict is recorded too."""
+    import mlflow
+
+    last = getattr(mlflow.last_active_run(), "info", None)
+    if last is None or (before is not None and last.run_id == before.run_id):
+        return None
+    return last.run_id
+
+
+def record(outcome: Outcome) -> None:
+    """The verdict in the run: a tag, the delta as a metric, target, tolerance and budget as
+    params, the hardware as a tag."""
+    tracking = outcome.plan.cfg.tracking
+    if not outcome.run_id or not tracking.enabled:
+        return
+    from imgexp.tracking import store
+
+    client = store.client(tracking.uri)
+    client.set_tag(outcome.run_id, names.REPRODUCE_VERDICT_TAG, outcome.verdict)
+    client.set_tag(outcome.run_id, names.HARDWARE_TAG, outcome.hardware)
+    params = {
+        names.REPRODUCE_BUDGET_PARAM: outcome.plan.budget,
+        names.REPRODUCE_EXPECTED_PARAM: show(outcome.plan.expected),
+        names.REPRODUCE_TOLERANCE_PARAM: show(outcome.plan.tolerance),
+    }
+    for key, value in params.items():
+        client.log_param(outcome.run_id, key, value)
+    delta = outcome.delta
+    if delta is not None and math.isfinite(delta):
+        client.log_metric(outcome.run_id, names.REPRODUCE_DELTA_METRIC, delta)
+
+
+def show(value: float | None) -> str:
+    """A figure as the table and the params write it (null: none)."""
+    return "null" if value is None else f"{value:.4f}"
+
+
+def hardware() -> str:
+    """The CPU (model, the cores this process may use) and the GPUs TensorFlow sees."""
+    import tensorflow as tf
+
+    cpu = cpu_model() or platform.machine()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpus = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+    return f"{cores}-core {cpu} CPU, " + (", ".join(gpus) if gpus else "no GPU")
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux), else None."""
+    info = Path("/proc/cpuinfo")
+    if not info.is_file():
+        return None
+    for line in info.read_text(errors="replace").splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip() or None
+    return None
+
+
+def preset_names() -> list[str]:
+    """The packaged presets (conf/experiment/*.yaml)."""
+    from importlib.resources import files
+
+    folder = files("imgexp.conf") / "experiment"
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
