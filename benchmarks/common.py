@@ -1,4 +1,4 @@
-"""Shared parts of the benchmarks: generated JPEG folders, timing, table printing."""
+"""Shared parts of the benchmarks: generated image folders, timing, table printing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import TypeVar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# A throwaway imgexp home: runs and the folder-scan cache start cold in every benchmark.
-os.environ["IMGEXP_HOME"] = tempfile.mkdtemp(prefix="imgexp-bench-home-")
+# A throwaway imgexp home: runs and the folder-scan cache start cold in every benchmark (a
+# benchmark's own subprocess may be handed one, $IMGEXP_BENCH_HOME, to start warm instead).
+os.environ["IMGEXP_HOME"] = os.environ.get("IMGEXP_BENCH_HOME") or tempfile.mkdtemp(
+    prefix="imgexp-bench-home-"
+)
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -37,6 +40,25 @@ def generate_jpegs(root: Path, count: int, size: tuple[int, int], classes: int =
         noise = rng.integers(0, 60, (height, width, 3))
         pixels = (base[..., None] * (label + 1) // 3 + noise + index) % 256
         Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{index:05d}.jpg", quality=90)
+    marker.touch()
+    return root
+
+
+def generate_pngs(root: Path, count: int, size: tuple[int, int], classes: int = 10) -> Path:
+    """``count`` small grayscale PNGs of ``size`` (width, height) in ``classes`` class folders,
+    MNIST-like (a folder where per-file costs, not decoding, dominate); kept between runs."""
+    marker = root / f".complete-{count}-{size[0]}x{size[1]}"
+    if marker.exists():
+        return root
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0 : size[1], 0 : size[0]]
+    for index in range(count):
+        label = index % classes
+        folder = root / f"class_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        noise = rng.integers(0, 40, rows.shape)
+        pixels = (rows * (label + 1) + cols * 3 + noise) % 256
+        Image.fromarray(pixels.astype(np.uint8), "L").save(folder / f"{index:05d}.png")
     marker.touch()
     return root
 

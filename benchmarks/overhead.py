@@ -189,12 +189,17 @@ def plain_gradient_tape(epochs: int) -> Run:
 
 def xray_folder(per_class: int, size: tuple[int, int]) -> Path:
     """Generated grayscale JPEGs of ``size`` (width, height) in the Kaggle chest X-ray layout
-    ``{train,val,test}/{NORMAL,PNEUMONIA}`` (train ``per_class`` per class, val and test a
-    tenth each; kept between runs). Classes differ in brightness, so the model can learn."""
+    ``{train,val,test}/{NORMAL,PNEUMONIA}`` (train ``per_class`` per class, val and test about
+    a tenth each, in fives: every split is whole batches of 10, so the article's
+    ``samples // batch_size`` leaves no image out; kept between runs). Classes differ in
+    brightness, so the model can learn."""
     import numpy as np
     from PIL import Image
 
-    counts = {"train": per_class, "val": max(1, per_class // 10), "test": max(1, per_class // 10)}
+    if per_class % 5:
+        raise SystemExit(f"--xray-per-class={per_class}: use a multiple of 5 (whole batches)")
+    held_out = 5 * max(1, per_class // 50)
+    counts = {"train": per_class, "val": held_out, "test": held_out}
     root = bench_dir(f"chest-xray-{size[0]}x{size[1]}-{per_class}")
     if (root / ".complete").exists():
         return root

@@ -1,18 +1,14 @@
-"""``imgexp reproduce``: train presets at a budget and hold the figure each run measured against
-the one its preset declares (``reproduce:`` in conf/experiment/<preset>.yaml, typed by
-`imgexp.config.ReproduceConfig`): ``full`` is the tutorial's own figure, ``quick`` a few epochs
-whose figure was measured on the project's machine.
+"""``imgexp reproduce``: train presets at a budget and hold each measured figure against the
+one the preset declares (``reproduce:`` in conf/experiment/<preset>.yaml, typed by
+`imgexp.config.ReproduceConfig`; ``full``: the tutorial's figure, ``quick``: a few epochs,
+measured on the project's machine). One rule, `RULE`: a figure far above the expected one
+fails too (it trains something else than the tutorial, or leaks). No expected figure: ``no
+figure``, never a miss; data or weights not on this machine: ``missing data`` / ``missing
+weights`` with the loader's message, shown but not a miss; any other error: ``error``, a miss,
+and the next preset still runs. docs/reproduce.md has the whole story.
 
-The verdict has one rule: **pass when |measured - expected| <= tolerance**. A figure far above
-the expected one fails as well: a reproduction that beats its tutorial by more than the
-tolerance trains something else (or leaks test data) and deserves a look. A budget without an
-expected figure says ``no figure`` and never fails. A preset whose data or pretrained weights
-are not on this machine ends as ``missing data`` / ``missing weights`` with the loader's
-message: shown and counted, not a miss. Any other error ends that preset as ``error`` (a miss)
-and the next preset still runs.
-
-Planning composes and checks every preset before anything trains (no TensorFlow import);
-`reproduce` trains one plan in this process and records the verdict in its MLflow run."""
+`plan` composes and checks a preset without TensorFlow; `reproduce` trains one plan in this
+process and records its verdict in the run."""
 
 from __future__ import annotations
 
@@ -35,6 +31,7 @@ from imgexp.tracking import names
 BUDGETS = ("full", "quick")
 PASS, FAIL, NO_FIGURE, ERROR = "pass", "fail", "no figure", "error"
 MISSING_DATA, MISSING_WEIGHTS = "missing data", "missing weights"
+VERDICTS = (PASS, FAIL, NO_FIGURE, ERROR, MISSING_DATA, MISSING_WEIGHTS)
 MISSES = (FAIL, ERROR)  # the verdicts that make the command exit 1
 RULE = "pass when |measured - expected| <= tolerance (above as well as below)"
 # A figure read back from float32 metrics sits a rounding step off a tolerance's edge.
@@ -113,17 +110,9 @@ def plan(preset: str, budget: str, overrides: list[str]) -> Plan:
     cfg = compose(preset, training)
     with open_dict(cfg):
         del cfg["hydra"]
-    return Plan(
-        preset=preset,
-        budget=budget,
-        metric=declared.metric,
-        expected=block.expected,
-        tolerance=block.tolerance,
-        source=declared.source,
-        note=block.note,
-        overrides=training,
-        cfg=cfg,
-    )
+    return Plan(preset=preset, budget=budget, metric=declared.metric, expected=block.expected,
+                tolerance=block.tolerance, source=declared.source, note=block.note,
+                overrides=training, cfg=cfg)  # fmt: skip
 
 
 def reproduce(plan: Plan, reraise: bool = False) -> Outcome:
@@ -139,22 +128,43 @@ def reproduce(plan: Plan, reraise: bool = False) -> Outcome:
     start = time.monotonic()
     try:
         result = run(plan.cfg, JobInfo(overrides=plan.overrides, preset=plan.preset))
-    except DataNotFoundError as error:
-        missing = MISSING_WEIGHTS if isinstance(error, WeightsNotFoundError) else MISSING_DATA
-        outcome = Outcome(plan, missing, message=str(error), run_id=failed_run(before))
     except Exception as error:
-        if reraise:
-            raise
-        if not isinstance(error, UserError):  # a bug: its traceback, then the next preset
-            traceback.print_exc(file=sys.stderr)
-        message = f"{type(error).__name__}: {error}"
-        outcome = Outcome(plan, ERROR, message=message, run_id=failed_run(before))
+        outcome = failed(plan, error, reraise)
+        outcome.run_id = failed_run(before)
     else:
         outcome = measure(plan, result.metrics, result.run_id)
     outcome.wall_s = time.monotonic() - start
     outcome.hardware = hardware()
     record(outcome)
     return outcome
+
+
+def failed(plan: Plan, error: Exception, reraise: bool) -> Outcome:
+    """The outcome of a training that raised: missing data or weights, else `ERROR` (a user
+    error with its message, anything else with its traceback on stderr too)."""
+    missing = cause(error, DataNotFoundError)
+    if missing is not None:
+        kind = MISSING_WEIGHTS if isinstance(missing, WeightsNotFoundError) else MISSING_DATA
+        return Outcome(plan, kind, message=str(missing))
+    if reraise:
+        raise error
+    user = cause(error, UserError)
+    if user is None:  # a bug or a crash: its traceback, then the next preset
+        traceback.print_exception(error, file=sys.stderr)
+    return Outcome(plan, ERROR, message=f"{type(user or error).__name__}: {user or error}")
+
+
+def cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``error`` or the first exception in the chain it was raised from that is a ``kind``
+    (Hydra wraps what a ``_target_`` raises in its InstantiationException)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def measure(plan: Plan, metrics: dict[str, float], run_id: str | None) -> Outcome:

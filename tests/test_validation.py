@@ -324,3 +324,25 @@ def test_eval_refuses_untrusted_inherited_overrides() -> None:
             check_inherited([planted], "r")
     with pytest.raises(ConfigError, match="interpolation"):
         check_inherited(["dataset.data_dir=${oc.env:HOME}"], "r")
+
+
+def test_a_user_error_a_library_re_raised_keeps_its_short_message(capsys) -> None:
+    """Hydra's instantiate wraps a builder's error (missing ImageNet weights offline) in its own
+    InstantiationException: the command still ends with the user's message and status 2."""
+    from hydra.errors import InstantiationException
+
+    from imgexp.cli.failure import EXIT_USER_ERROR, guard
+    from imgexp.errors import WeightsNotFoundError
+
+    def build() -> None:
+        try:
+            raise WeightsNotFoundError("no ImageNet weights for MobileNetV2 in ~/.keras/models")
+        except WeightsNotFoundError as error:
+            raise InstantiationException("Error in call to target 'transfer'") from error
+
+    assert guard("imgexp", build) == EXIT_USER_ERROR
+    assert capsys.readouterr().err.strip() == (
+        "imgexp: error: no ImageNet weights for MobileNetV2 in ~/.keras/models"
+    )
+    with pytest.raises(InstantiationException):  # a cause that is no user error: traceback
+        guard("imgexp", lambda: (_ for _ in ()).throw(InstantiationException("bug")))

@@ -26,11 +26,10 @@ from imgexp.dataset.bundle import DataBundle
 
 IMAGES = 5  # rows: training images (one batch through the augmentation)
 VIEWS = 4  # augmented views per image, after the original
-SEED = 0  # which images: the same ones in every run of a dataset, whatever the option
+SEED = 0  # which images below a cache (else: the first batch of the run's seeded shuffle)
 MIN_WEIGHT = 0.005  # a mixed label's smaller parts are named down to this weight
 TILE_INCHES = 1.6  # width of one tile
 LABEL_BAND = 0.3  # the label's room above a tile, as a fraction of the image height
-CACHE_TYPE = type(tf.data.Dataset.range(1).cache())
 
 
 def augmentation_preview(cfg: DictConfig, data: DataBundle) -> Figure | None:
@@ -64,10 +63,11 @@ def uncached_source(dataset: tf.data.Dataset) -> tf.data.Dataset | None:
     """The input of the lowest cache of a pipeline of single-input steps (per-example
     (image, label) elements in imgexp's folder pipelines), None when nothing is cached.
     ``_inputs`` is tf.data's own walk of a pipeline's steps."""
+    cache_type = type(tf.data.Dataset.range(1).cache())  # tf.data's class, named nowhere public
     below = None
     inputs = dataset._inputs()
     while len(inputs) == 1:
-        if isinstance(dataset, CACHE_TYPE):
+        if isinstance(dataset, cache_type):
             below = inputs[0]
         dataset = inputs[0]
         inputs = dataset._inputs()

@@ -4,8 +4,9 @@ switch, honoured by every imgexp command) raises instead, traceback and all.
 
 User errors are `imgexp.errors.UserError` and its subclasses (bad values, missing data,
 untrusted configs, reruns that cannot be rebuilt) and the tracking layer's
-`TrackingStoreError` (an unwritable or unreachable store). Anything else is a bug or a crash and
-keeps its traceback."""
+`TrackingStoreError` (an unwritable or unreachable store), also when a library re-raised one
+under its own type (Hydra's ``InstantiationException`` around a model builder's missing
+weights). Anything else is a bug or a crash and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -24,13 +25,17 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_ENV) == "1"
 
 
-def is_user_error(error: BaseException) -> bool:
-    """Whether ``error`` is the user's to fix (see the module docstring)."""
-    if isinstance(error, UserError):
-        return True
+def user_error(error: BaseException | None) -> BaseException | None:
+    """The user's error (see the module docstring) that ``error`` is or was raised from."""
     # Only a loaded store module can have raised its error (importing it costs MLflow).
     store = sys.modules.get("imgexp.tracking.store")
-    return store is not None and isinstance(error, store.TrackingStoreError)
+    kinds = (UserError, store.TrackingStoreError) if store is not None else (UserError,)
+    seen = 0
+    while error is not None and seen < 16:  # `raise ... from`: the explicit cause chain
+        if isinstance(error, kinds):
+            return error
+        error, seen = error.__cause__, seen + 1
+    return None
 
 
 def report(prog: str, error: BaseException) -> int:
@@ -45,6 +50,7 @@ def guard(prog: str, command: Callable[[], int | None]) -> int:
     try:
         return command() or 0
     except Exception as error:
-        if debugging() or not is_user_error(error):
+        found = user_error(error)
+        if debugging() or found is None:
             raise
-        return report(prog, error)
+        return report(prog, found)

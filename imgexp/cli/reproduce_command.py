@@ -12,6 +12,10 @@ import argparse
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imgexp.reproduce import Plan
 
 EXIT_MISS = 1
 
@@ -27,8 +31,9 @@ def parser() -> argparse.ArgumentParser:
         "own, not a failure. key=value applies to every preset, preset:key=value to one.",
     )
     cli.add_argument(
-        "words", nargs="*", metavar="preset | key=value | preset:key=value", help="see above"
-    )
+        "words", nargs="*", metavar="preset | key=value | preset:key=value",
+        help="presets to reproduce (conf/experiment/); overrides for all, or for one preset",
+    )  # fmt: skip
     cli.add_argument("--all", action="store_true", help="every packaged preset")
     cli.add_argument("--budget", choices=["full", "quick"], default="full", help="default: full")
     cli.add_argument(
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
     return EXIT_MISS if any(o.verdict in reproduce.MISSES for o in outcomes) else 0
 
 
-def print_stores(plans: list) -> None:
+def print_stores(plans: list[Plan]) -> None:
     """Where the runs went, once per store."""
     from imgexp.tracking.store import ui_command
 

@@ -55,11 +55,12 @@ def main(cfg: DictConfig) -> float:
     try:
         return train(cfg)
     except Exception as error:
-        if failure.debugging() or not failure.is_user_error(error):
+        found = failure.user_error(error)
+        if failure.debugging() or found is None:
             raise
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise JobUserError(f"imgexp: error: {error}") from error
-        sys.exit(failure.report("imgexp", error))
+            raise JobUserError(f"imgexp: error: {found}") from error
+        sys.exit(failure.report("imgexp", found))
 
 
 def train(cfg: DictConfig) -> float:

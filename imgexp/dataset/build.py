@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,8 @@ def bundle_from_arrays(
 
 
 def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: int) -> DataBundle:
-    """Split the scanned files as configured; each split decodes, caches and batches itself."""
+    """Split the scanned files as configured; each split batches the images the scan decoded
+    (``dataset.cache=memory``) or decodes, caches and batches itself."""
     tables: dict[str, FileTable] = splits.split_tables(
         cfg,
         data.splits["train"],
@@ -129,8 +131,81 @@ def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: 
     if "validation" in data.splits and source != "dir":
         log.info("%s: the val/ folder is unused (dataset.validation.source=dir uses it)", cfg.name)
     image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
-    channels = 1 if cfg.color_mode == "grayscale" else 3
+    channels = decode.channels_of(cfg.color_mode)
     digest = digest_files(data.source, tables)
+    if data.pixels is not None:
+        make, sample, adapt = stored_splits(data.pixels, tables, batch_size, seed, cfg)
+    else:
+        make, sample, adapt = decoded_splits(cfg, tables, digest, batch_size, seed)
+    skipped = [{"path": bad.path, "reason": bad.reason} for bad in data.skipped]
+    return DataBundle(
+        name=cfg.name,
+        source=data.source,
+        class_names=data.class_names,
+        input_shape=(*image_size, channels),
+        train=make("train"),
+        validation=make("validation") if "validation" in tables else None,
+        test=make("test"),
+        counts=split_counts(tables),
+        class_counts=split_class_counts(tables, data.class_names),
+        digest=digest,
+        sample=sample,
+        # Normalization statistics: the training split only, through the same decode.
+        adapt_data=adapt,
+        skipped=skipped,
+        ignored_files=data.ignored,
+        audit=audit_of(cfg, tables, data.class_names, data.source, skipped, data.ignored),
+    )
+
+
+def audit_of(
+    cfg: DictConfig, tables: dict, class_names: list[str], source: str, skipped=(), ignored=0
+) -> dict[str, object]:
+    """The data audit of the splits as built (`imgexp.dataset.audit`)."""
+    return audit_splits(
+        tables,
+        class_names,
+        split_class_counts(tables, class_names),
+        source=source,
+        validation_is_test=splits.validation_source(cfg) == "test",
+        skipped=skipped,
+        ignored=ignored,
+    )
+
+
+Splits = tuple[Callable[[str], tf.data.Dataset], np.ndarray, tf.data.Dataset]
+
+
+def stored_splits(
+    pixels: np.ndarray, tables: dict[str, FileTable], batch_size: int, seed: int, cfg: DictConfig
+) -> Splits:
+    """(batches of a split, sample, adapt data) from the images the scan decoded: batches of
+    shuffled rows, gathered from one tensor of them all (no second copy, nothing decoded)."""
+    images = pipeline.image_tensor(pixels)
+
+    def make(split: str) -> tf.data.Dataset:
+        rows = pipeline.batch(
+            pipeline.stored_rows(tables[split]),
+            batch_size,
+            training=split == "train",
+            seed=seed,
+            shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
+        )
+        return pipeline.gathered(rows, images)
+
+    train = pipeline.stored_rows(tables["train"]).batch(256)
+    adapt = pipeline.gathered(train, images).map(lambda image, _: image)
+    return make, pixels[tables["train"].rows[:SAMPLE_SIZE]], adapt
+
+
+def decoded_splits(
+    cfg: DictConfig, tables: dict[str, FileTable], digest: str, batch_size: int, seed: int
+) -> Splits:
+    """(batches of a split, sample, adapt data) decoding the files in the pipeline, cached as
+    ``dataset.cache`` says (the test split alone is read once, uncached)."""
+    source = splits.validation_source(cfg)
+    image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
+    channels = decode.channels_of(cfg.color_mode)
     decoded = {}
     for split in tables:
         if split == "validation" and source == "test":
@@ -154,42 +229,10 @@ def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: 
             shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
         )
 
-    skipped = [{"path": bad.path, "reason": bad.reason} for bad in data.skipped]
     sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))
     sample = pipeline.decoded_files(sample_files, image_size, channels).batch(SAMPLE_SIZE)
-    return DataBundle(
-        name=cfg.name,
-        source=data.source,
-        class_names=data.class_names,
-        input_shape=(*image_size, channels),
-        train=make("train"),
-        validation=make("validation") if "validation" in tables else None,
-        test=make("test"),
-        counts=split_counts(tables),
-        class_counts=split_class_counts(tables, data.class_names),
-        digest=digest,
-        sample=next(iter(sample))[0].numpy(),
-        # Normalization statistics: the training split only, through the same cached decode.
-        adapt_data=decoded["train"].batch(256).map(lambda image, _: image),
-        skipped=skipped,
-        ignored_files=data.ignored,
-        audit=audit_of(cfg, tables, data.class_names, data.source, skipped, data.ignored),
-    )
-
-
-def audit_of(
-    cfg: DictConfig, tables: dict, class_names: list[str], source: str, skipped=(), ignored=0
-) -> dict[str, object]:
-    """The data audit of the splits as built (`imgexp.dataset.audit`)."""
-    return audit_splits(
-        tables,
-        class_names,
-        split_class_counts(tables, class_names),
-        source=source,
-        validation_is_test=splits.validation_source(cfg) == "test",
-        skipped=skipped,
-        ignored=ignored,
-    )
+    adapt = decoded["train"].batch(256).map(lambda image, _: image)
+    return make, next(iter(sample))[0].numpy(), adapt
 
 
 def split_counts(tables: dict[str, splits.Table]) -> dict[str, int]:

@@ -14,10 +14,13 @@ Both paths give the same pixels for the same picture: 3 channels with palettes e
 dropped (not composited), gray replicated; 16-bit samples keep their high byte (TensorFlow's
 16-bit PNG conversion); EXIF orientation is ignored, by TensorFlow and so by PIL here (Keras'
 folder loader ignores it too); animations and multi-page files give their first frame. Every
-image is then resized (bilinear, like Keras' loaders) and made grayscale if configured."""
+image is then resized (bilinear, like Keras' loaders) and made grayscale if configured, by
+`pixels`: the graph both the tf.data decoder of files (`decoder`) and the scan's decoder of the
+contents it read (`batch_decoder`) run, so the two give the same pixels."""
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -35,6 +38,11 @@ SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 # Part of the file-cache name of decoded splits: bump it when the pixels a file decodes to
 # change, so caches written by an older decoder are not reused.
 VERSION = 2
+
+
+def channels_of(color_mode: str) -> int:
+    """Channels of the decoded images for ``dataset.color_mode``."""
+    return 1 if color_mode == "grayscale" else 3
 
 
 def jpeg_ratio(height: int, width: int, target: tuple[int, int]) -> int:
@@ -61,15 +69,22 @@ def branch(
     return NATIVE
 
 
-def choose_decoder(contents: bytes, image_format: str, animated: bool = False) -> str:
-    """Decode a file once, as the scan does: `TF` when TensorFlow's decoder reads it, else `PIL`
-    when PIL does; raises PIL's error when neither can (the file is skipped with it).
+def first_decoder(image_format: str, animated: bool) -> str:
+    """The decoder a file is tried with first: TensorFlow's for its formats, except an animated
+    WebP (which it refuses), else PIL."""
+    webp_animation = animated and image_format == "WEBP"
+    return TF if image_format in TF_FORMATS and not webp_animation else PIL
+
+
+def choose_decoder(contents: bytes, image_format: str, first: str) -> str:
+    """Decode a file once, as the check-only scan does: `TF` when ``first`` is TF and
+    TensorFlow's decoder reads it, else `PIL` when PIL does; raises PIL's error when neither can
+    (the file is skipped with it).
 
     A JPEG is tried at 1/8 scale: libjpeg still decodes every entropy-coded byte (where corrupt
     and truncated files fail) but skips the full-size inverse DCT, upsampling and colour
-    conversion; the entropy decoding left is still about half to two thirds of a full decode.
-    An animated WebP goes straight to PIL (TensorFlow refuses it)."""
-    if image_format in TF_FORMATS and not (animated and image_format == "WEBP"):
+    conversion; the entropy decoding left is still about half to two thirds of a full decode."""
+    if first == TF:
         try:
             if image_format == "JPEG":
                 tf.io.decode_jpeg(contents, channels=3, ratio=8)
@@ -111,11 +126,35 @@ def error_text(error: BaseException) -> str:
     return re.sub(r"\s*\[Op:\w+\].*$", "", text, flags=re.S).strip()
 
 
+def pixels(
+    contents: tf.Tensor, which: tf.Tensor, image_size: tuple[int, int], channels: int
+) -> tf.Tensor:
+    """One file's contents as uint8 (H, W, channels), decoded by branch ``which`` (`branch`)."""
+    height, width = int(image_size[0]), int(image_size[1])
+
+    def jpeg(ratio: int) -> Callable[[], tf.Tensor]:
+        return lambda: tf.io.decode_jpeg(contents, channels=3, ratio=ratio)
+
+    def native() -> tf.Tensor:
+        return tf.io.decode_image(contents, channels=3, expand_animations=False)
+
+    def fallback() -> tf.Tensor:
+        image = tf.numpy_function(pil_rgb, [contents], tf.uint8, stateful=False)
+        return tf.ensure_shape(image, [None, None, 3])
+
+    image = tf.switch_case(which, [jpeg(ratio) for ratio in JPEG_RATIOS] + [native, fallback])
+    image = tf.image.resize(image, (height, width))
+    if channels == 1:
+        image = tf.image.rgb_to_grayscale(image)  # weights summing to 0.9999: stays <= 255
+    # No clip: a bilinear value lies between its (uint8) neighbours, so it is in [0, 255].
+    image = tf.cast(tf.round(image), tf.uint8)
+    return tf.ensure_shape(image, (height, width, channels))
+
+
 def decoder(image_size: tuple[int, int], channels: int) -> Callable:
     """A tf.data map function ``(path, branch, nbytes, label) -> (uint8 (H, W, channels),
     label)``; ``nbytes`` (the size the scan read, -1: unknown) makes a file that changed since
     the scan fail naming itself instead of decoding to something else or failing anonymously."""
-    height, width = int(image_size[0]), int(image_size[1])
 
     def decode(path: tf.Tensor, which: tf.Tensor, nbytes: tf.Tensor, label: tf.Tensor):
         contents = tf.io.read_file(path)
@@ -128,22 +167,28 @@ def decoder(image_size: tuple[int, int], channels: int) -> Callable:
         )
         with tf.control_dependencies([check]):
             contents = tf.identity(contents)
+        return pixels(contents, which, image_size, channels), label
 
-        def jpeg(ratio: int) -> Callable[[], tf.Tensor]:
-            return lambda: tf.io.decode_jpeg(contents, channels=3, ratio=ratio)
+    return decode
 
-        def native() -> tf.Tensor:
-            return tf.io.decode_image(contents, channels=3, expand_animations=False)
 
-        def fallback() -> tf.Tensor:
-            image = tf.numpy_function(pil_rgb, [contents], tf.uint8, stateful=False)
-            return tf.ensure_shape(image, [None, None, 3])
+@functools.lru_cache(maxsize=8)
+def batch_decoder(image_size: tuple[int, int], channels: int) -> Callable:
+    """``(contents, branches) -> uint8 (N, H, W, channels)``: `pixels` over files already read,
+    several at a time, in one call (traced once per size). The scan runs it on each group of
+    files it read; it fails as a whole when one file fails (the scan then tries them one by
+    one). A tf.data pipeline would cost more per file (its per-element machinery, and the
+    ``ignore_errors`` it would need), which a folder of tiny images feels."""
+    shape = (int(image_size[0]), int(image_size[1]), channels)
+    signature = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int32)]
 
-        image = tf.switch_case(which, [jpeg(ratio) for ratio in JPEG_RATIOS] + [native, fallback])
-        image = tf.image.resize(image, (height, width))
-        if channels == 1:
-            image = tf.image.rgb_to_grayscale(image)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return tf.ensure_shape(image, (height, width, channels)), label
+    @tf.function(input_signature=signature)
+    def decode(contents: tf.Tensor, which: tf.Tensor) -> tf.Tensor:
+        return tf.map_fn(
+            lambda item: pixels(item[0], item[1], image_size, channels),
+            (contents, which),
+            fn_output_signature=tf.TensorSpec(shape, tf.uint8),
+            parallel_iterations=8,
+        )
 
     return decode

@@ -21,6 +21,9 @@ class FileTable:
     # "tf" or "pil": the decoder the scan read each file with (None: by format, decode.py)
     decoders: np.ndarray | None = None
     nbytes: np.ndarray | None = None  # each file's size when scanned (None or -1: unknown)
+    # Each file's row in `ImageFiles.pixels`, when the scan decoded the files (None: it did not)
+    rows: np.ndarray | None = None
+    modes: np.ndarray | None = None  # PIL's mode of each file, as the scan found it ("": unknown)
 
     def __post_init__(self) -> None:
         self.paths = np.asarray(self.paths, dtype=object)
@@ -33,6 +36,9 @@ class FileTable:
             [""] * count if self.decoders is None else self.decoders, dtype=object
         )
         self.nbytes = np.asarray([-1] * count if self.nbytes is None else self.nbytes, np.int64)
+        if self.rows is not None:
+            self.rows = np.asarray(self.rows, dtype=np.int64)
+        self.modes = np.asarray([""] * count if self.modes is None else self.modes, dtype=object)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,6 +53,8 @@ class FileTable:
             self.hashes[indices],
             self.decoders[indices],
             self.nbytes[indices],
+            None if self.rows is None else self.rows[indices],
+            self.modes[indices],
         )
 
     @classmethod
@@ -72,6 +80,9 @@ class ImageFiles:
     splits: dict[str, FileTable]
     skipped: list[SkippedFile] = field(default_factory=list)
     ignored: int = 0  # files without an image extension (.DS_Store, notes.txt, ...)
+    # uint8 (N, H, W, C): every file decoded by the scan at the configured size and channels
+    # (``dataset.cache=memory``), indexed by `FileTable.rows`; None: the pipeline decodes.
+    pixels: np.ndarray | None = field(default=None, repr=False)
 
 
 def digest_files(root: str, splits: dict[str, FileTable]) -> str:

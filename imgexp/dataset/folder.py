@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from imgexp.dataset import layout, locate, scan_cache
+from imgexp.dataset import decode, layout, locate, scan_cache
 from imgexp.dataset.files import FileTable, ImageFiles, SkippedFile
 from imgexp.dataset.folder_sources import (
     CALTECH101,
@@ -19,7 +19,7 @@ from imgexp.dataset.folder_sources import (
     IMAGE_FOLDER,
     FolderSource,
 )
-from imgexp.dataset.scan import ImageInfo
+from imgexp.dataset.scan import ImageInfo, Result
 from imgexp.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,9 @@ def list_splits(
 
 
 def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
-    """Find, list and scan a folder dataset; bad files are skipped, counted and named."""
+    """Find, list and scan a folder dataset; bad files are skipped, counted and named. With
+    ``dataset.cache=memory`` the scan also decodes every file, at the configured size, into
+    the in-memory cache (`scan_cache.decode_folder`: one read per file)."""
     if not cfg.get("image_size"):
         raise ValueError(f"dataset={cfg.name}: set dataset.image_size=[height,width]")
     root = find_root(cfg, source)
@@ -107,27 +109,19 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
         for label, paths in by_class.items()
         for path in paths
     ]
-    results = scan_cache.scan_folder([path for _, _, path in rows], root)
+    paths = [path for _, _, path in rows]
+    pixels = None
+    if cfg.get("cache") == "memory":
+        size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
+        channels = decode.channels_of(cfg.color_mode)
+        results, pixels = scan_cache.decode_folder(paths, root, size, channels)
+    else:
+        results = scan_cache.scan_folder(paths, root)
     skipped = [result for result in results if isinstance(result, SkippedFile)]
     if skipped and cfg.get("strict"):
         listed = "\n  ".join(f"{bad.path}: {bad.reason}" for bad in skipped[:20])
         raise ValueError(f"dataset.strict=true and {len(skipped)} bad image files:\n  {listed}")
-    splits = {}
-    for split in files:
-        good = [
-            (label, path, info)
-            for (row_split, label, path), info in zip(rows, results, strict=True)
-            if row_split == split and isinstance(info, ImageInfo)
-        ]
-        splits[split] = FileTable(
-            paths=[path for _, path, _ in good],
-            labels=[label for label, _, _ in good],
-            formats=[info.format for _, _, info in good],
-            sizes=[(info.height, info.width) for _, _, info in good],
-            hashes=[info.sha256 for _, _, info in good],
-            decoders=[info.decoder for _, _, info in good],
-            nbytes=[info.nbytes for _, _, info in good],
-        )
+    splits = {split: file_table(rows, results, split, pixels is not None) for split in files}
     check_classes_not_empty(splits, class_names, files)
     if skipped:
         log.warning(
@@ -139,7 +133,30 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
         )
     if ignored:
         log.info("ignored %d files without an image extension in %s", ignored, root)
-    return ImageFiles(class_names, str(root), splits, skipped, ignored)
+    return ImageFiles(class_names, str(root), splits, skipped, ignored, pixels)
+
+
+def file_table(
+    rows: list[tuple[str, int, str]], results: list[Result], split: str, decoded: bool
+) -> FileTable:
+    """The readable files of one split; with ``decoded``, each one's row in the scan's pixels
+    (its index in ``rows``)."""
+    good = [
+        (row, label, path, info)
+        for row, ((row_split, label, path), info) in enumerate(zip(rows, results, strict=True))
+        if row_split == split and isinstance(info, ImageInfo)
+    ]
+    return FileTable(
+        paths=[path for _, _, path, _ in good],
+        labels=[label for _, label, _, _ in good],
+        formats=[info.format for *_, info in good],
+        sizes=[(info.height, info.width) for *_, info in good],
+        hashes=[info.sha256 for *_, info in good],
+        decoders=[info.decoder for *_, info in good],
+        nbytes=[info.nbytes for *_, info in good],
+        rows=[row for row, *_ in good] if decoded else None,
+        modes=[info.mode for *_, info in good],
+    )
 
 
 def check_classes_not_empty(

@@ -88,6 +88,30 @@ def decoded_files(table: FileTable, image_size: tuple[int, int], channels: int) 
     return dataset.map(decode.decoder(image_size, channels), num_parallel_calls=AUTOTUNE)
 
 
+def image_tensor(pixels: np.ndarray) -> tf.Tensor:
+    """The scan's decoded images (`ImageFiles.pixels`) as one tensor, in place when TensorFlow
+    can share the array's memory (DLPack: 64-byte aligned, as the scan allocates it): a copy of
+    the whole cache would double its memory for a moment and cost a second pass over it."""
+    if pixels.ctypes.data % 64 == 0 and pixels.flags.c_contiguous:
+        return tf.experimental.dlpack.from_dlpack(pixels.__dlpack__())
+    return tf.constant(pixels)
+
+
+def stored_rows(table: FileTable) -> tf.data.Dataset:
+    """(row, label) per file of a split the scan decoded, in file order; `gathered` turns
+    batches of them into images. Shuffling rows instead of images keeps the shuffle buffer
+    tiny (a buffer of images would hold a second copy of the split) and gives the same order
+    as shuffling the images would (the order depends on the seed and count alone)."""
+    return tf.data.Dataset.from_tensor_slices((table.rows, table.labels))
+
+
+def gathered(batches: tf.data.Dataset, images: tf.Tensor) -> tf.data.Dataset:
+    """Batches of (rows, labels) as batches of (uint8 images, labels), read from ``images``."""
+    return batches.map(
+        lambda rows, labels: (tf.gather(images, rows), labels), num_parallel_calls=AUTOTUNE
+    )
+
+
 def cached(dataset: tf.data.Dataset, cache: str | None, file_prefix: str) -> tf.data.Dataset:
     """``cache: memory`` keeps decoded images in RAM; a directory keeps them in files named
     ``file_prefix`` there (for datasets bigger than RAM; reused by later runs, since the prefix

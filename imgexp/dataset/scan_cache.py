@@ -1,5 +1,6 @@
 """Remembers what the scan learnt about each file, so that later runs on the same folder (every
-job of a sweep, every rerun) check only the files that changed instead of re-reading them all.
+job of a sweep, every rerun) check only the files that changed instead of checking them all
+(`decode_folder` still reads and decodes every file: that is the in-memory cache it fills).
 
 A file counts as unchanged while its size and modification time (ns) are the same, the test
 ``make`` and ``rsync`` use; delete ``$IMGEXP_HOME/cache/scan/`` to force a full rescan. One JSON
@@ -15,11 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imgexp.dataset.files import SkippedFile
-from imgexp.dataset.scan import ImageInfo, scan_images
+from imgexp.dataset.scan import ImageInfo, Result, decode_images, scan_images
 from imgexp.paths.home import imgexp_home
 
-Result = ImageInfo | SkippedFile
 Key = tuple[int, int]  # (size, mtime_ns)
 # 2: every file decoded once by the decoder it takes, which is recorded (decode.choose_decoder)
 VERSION = 2
@@ -27,21 +29,57 @@ VERSION = 2
 
 def scan_folder(paths: list[str], root: str | Path) -> list[Result]:
     """`scan_images` for the files of one dataset root, reading only new or changed files."""
+    file, entries, keys, results = remembered(paths, root)
+    todo = [index for index, result in enumerate(results) if result is None]
+    if todo:
+        fresh = scan_images([paths[index] for index in todo])
+        for index, result in zip(todo, fresh, strict=True):
+            results[index] = result
+        remember(file, entries, paths, keys, results, todo)
+    return [result for result in results if result is not None]  # every slot is filled now
+
+
+def decode_folder(
+    paths: list[str], root: str | Path, image_size: tuple[int, int], channels: int
+) -> tuple[list[Result], np.ndarray]:
+    """`decode_images` for the files of one dataset root: every file is read and decoded once
+    (row i of the array: file i); only new or changed files are checked, then remembered."""
+    file, entries, keys, known = remembered(paths, root)
+    sizes = [key[0] if key else 0 for key in keys]
+    results, images = decode_images(paths, known, sizes, image_size, channels)
+    fresh = [index for index, result in enumerate(results) if result is not known[index]]
+    if fresh:
+        remember(file, entries, paths, keys, results, fresh)
+    return results, images
+
+
+def remembered(
+    paths: list[str], root: str | Path
+) -> tuple[Path, dict[str, Any], list[Key | None], list[Result | None]]:
+    """The cache file of ``root``, its entries, each path's key and cached result (or None)."""
     file = cache_file(root)
     entries = load(file)
     keys = [file_key(path) for path in paths]
     results: list[Result | None] = [
         lookup(entries.get(path), path, key) for path, key in zip(paths, keys, strict=True)
     ]
-    todo = [index for index, result in enumerate(results) if result is None]
-    if todo:
-        fresh = scan_images([paths[index] for index in todo])
-        for index, result in zip(todo, fresh, strict=True):
-            results[index] = result
-            if keys[index] is not None:
-                entries[paths[index]] = entry(result, keys[index])
-        save(file, entries)
-    return [result for result in results if result is not None]  # every slot is filled now
+    return file, entries, keys, results
+
+
+def remember(
+    file: Path,
+    entries: dict[str, Any],
+    paths: list[str],
+    keys: list[Key | None],
+    results: list[Result | None],
+    indices: list[int],
+) -> None:
+    """Record the results at ``indices`` (those whose file could be stat'ed) and save."""
+    for index in indices:
+        result = results[index]
+        if keys[index] is not None and result is not None:
+            entries[paths[index]] = entry(result, keys[index])
+    save(file, entries)
 
 
 def cache_file(root: str | Path) -> Path:
@@ -77,16 +115,17 @@ def lookup(entry: Any, path: str, key: Key | None) -> Result | None:
     if "skipped" in entry:
         return SkippedFile(path, str(entry["skipped"]))
     try:
-        image_format, height, width, sha256, decoder = entry["info"]
+        image_format, height, width, sha256, decoder, *mode = entry["info"]
     except (KeyError, TypeError, ValueError):
         return None
-    return ImageInfo(str(image_format), int(height), int(width), str(sha256), str(decoder), key[0])
+    fields = str(image_format), int(height), int(width), str(sha256), str(decoder), key[0]
+    return ImageInfo(*fields, str(mode[0]) if mode else "")  # no mode: an earlier entry
 
 
 def entry(result: Result, key: Key) -> dict[str, Any]:
     if isinstance(result, SkippedFile):
         return {"key": list(key), "version": VERSION, "skipped": result.reason}
-    info = [result.format, result.height, result.width, result.sha256, result.decoder]
+    info = [result.format, result.height, result.width, result.sha256, result.decoder, result.mode]
     return {"key": list(key), "version": VERSION, "info": info}
 
 
@@ -95,7 +134,7 @@ def save(file: Path, entries: dict[str, Any]) -> None:
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=file.parent, delete=False) as handle:
-            json.dump(entries, handle)
+            handle.write(json.dumps(entries))  # one write: json.dump writes piece by piece
         os.replace(handle.name, file)
     except OSError:
         pass

@@ -25,7 +25,12 @@ from omegaconf import DictConfig
 from imgexp.dataset.bundle import DataBundle
 from imgexp.trainer import finetune
 from imgexp.trainer.callbacks import config_callbacks
-from imgexp.trainer.compile import compile_model, epoch_batches, steps_per_execution
+from imgexp.trainer.compile import (
+    batches_per_epoch,
+    compile_model,
+    epoch_batches,
+    steps_per_execution,
+)
 from imgexp.trainer.losses import Accuracy
 
 
@@ -152,7 +157,7 @@ def train(
         model=model,
         verbose=int(cfg.verbose),
         epochs=epochs,
-        steps=cfg.get("steps_per_epoch"),
+        steps=batches_per_epoch(data, cfg),  # the progress bar's target
         shuffle_draws_per_epoch=1,  # one iterator per epoch (resume advances the shuffle by it)
     )
     model.stop_training = False

@@ -51,7 +51,9 @@ class TrainerConfig:
     repeats: int = ranged(1, count(1))
     # Cap on batches per epoch (null = the whole training split): quick smoke runs.
     steps_per_epoch: int | None = ranged(None, optional(count(1)))
-    # Several steps per compiled call: large speed-up for small models on CPU, same maths.
+    # Several steps per compiled call (fit, and custom_loop's tf.range loop): a large speed-up
+    # for small models on CPU, the same steps in the same order; callbacks and the Ctrl-C/
+    # SIGTERM check run between calls. Never more than an epoch's batches.
     steps_per_execution: int = ranged(64, count(1))
     # true | false | "auto" (Keras decides; custom_loop: false)
     jit_compile: Any = ranged("auto", one_of(True, False, "auto"))
