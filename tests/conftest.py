@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -79,10 +80,27 @@ def guarded(item: pytest.Item):
         return (yield)
 
 
+def template_store() -> Path:
+    """A new, empty MLflow store built once per test process by imgexp's own store code.
+    Building one costs 3-10 s of MLflow's schema migrations; a copy costs milliseconds."""
+    path = Path(_SESSION_HOME) / "template-store" / "mlflow.db"
+    if not path.exists():
+        from imgexp.tracking.sqlite_store import ensure
+
+        ensure(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point imgexp's home (MLflow store, outputs) at this test's tmp dir."""
+def isolated_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """Point imgexp's home (MLflow store, outputs) at this test's tmp dir, its default store a
+    copy of an empty one (`template_store`) unless the test is marked ``fresh_store``."""
     home = tmp_path / "imgexp-home"
+    if not request.node.get_closest_marker("fresh_store"):
+        home.mkdir()
+        shutil.copyfile(template_store(), home / "mlflow.db")
     monkeypatch.setenv("IMGEXP_HOME", str(home))
     for name in ("IMGEXP_PARENT_RUN_ID", "IMGEXP_SWEEP_NAME", "MLFLOW_RUN_ID",
                  "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip

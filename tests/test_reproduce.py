@@ -134,6 +134,7 @@ def test_a_miss_exits_1_and_is_tagged_fail(isolated_home: Path, tiny_preset, cap
     assert "| **fail** |" in capsys.readouterr().out
 
 
+@pytest.mark.fresh_store
 def test_bad_input_is_refused_before_anything_trains(
     isolated_home: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -191,6 +191,7 @@ def mlflow_server(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.fresh_store
 def test_sweep_against_a_tracking_server_over_http(isolated_home: Path, mlflow_server) -> None:
     uri, artifacts = mlflow_server
     run_cli("-m", *TINY, "trainer.epochs=1", "optimizer=adam,sgd", f"tracking.uri={uri}",
