@@ -324,6 +324,9 @@ def report(title: str, epochs: int, rounds: int, results: dict[str, list[Run]]) 
                 "start-up: best round)",
                 ["run", "s/epoch", "speed-up", "CPU s/epoch", "CPU speed-up", "epoch 1 s",
                  "start-up s", "test accuracy"], rows)  # fmt: skip
+    for name, runs in results.items():  # the raw figures, to judge the noise
+        rounds_text = "; ".join(" ".join(f"{s:.1f}" for s in run.epochs) for run in runs)
+        print(f"  {name}: epochs (s) {rounds_text}")
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ def arrays(training: bool, seed: int = 3):
         np.zeros((COUNT, 3, 2, 1), np.uint8)
         + np.arange(COUNT, dtype=np.uint8)[:, None, None, None]
     )
+    images.setflags(write=False)  # as the idx loaders return them (np.frombuffer)
     return pipeline.from_arrays(images, np.arange(COUNT), BATCH, training=training, seed=seed,
                                 shuffle_buffer=20)  # fmt: skip
 

@@ -200,20 +200,74 @@ def test_every_format_and_mode_decodes_to_its_pixels(tmp_path: Path) -> None:
             assert difference.max() == 0, path.name
 
 
-def test_training_and_prediction_decode_every_file_to_the_same_pixels(tmp_path: Path) -> None:
-    paths = write_all(tmp_path, picture(1))
-    infos = scan.scan_images([str(path) for path in paths])
-    table = FileTable(
+def table_of(paths: list[Path], infos: list[scan.ImageInfo]) -> FileTable:
+    """The files as the check-only scan found them (what the pipeline decodes from disk)."""
+    return FileTable(
         [str(path) for path in paths], np.zeros(len(paths)), [info.format for info in infos],
         [(info.height, info.width) for info in infos], [info.sha256 for info in infos],
         [info.decoder for info in infos], [info.nbytes for info in infos],
     )  # fmt: skip
+
+
+def test_training_and_prediction_decode_every_file_to_the_same_pixels(tmp_path: Path) -> None:
+    paths = write_all(tmp_path, picture(1))
+    table = table_of(paths, scan.scan_images([str(path) for path in paths]))
     for channels in (3, 1):
         graph = [image.numpy() for image, _ in pipeline.decoded_files(table, (7, 9), channels)]
         eager = [images.load_image(path, (7, 9), channels) for path in paths]
         assert len(graph) == len(paths)
         for path, trained, predicted in zip(paths, graph, eager, strict=True):
             np.testing.assert_array_equal(trained, predicted, err_msg=path.name)
+
+
+def test_the_scan_decodes_every_file_to_the_pixels_the_pipeline_does(tmp_path: Path) -> None:
+    """One read per file (``dataset.cache=memory``): the scan's check, decoder and pixels are
+    exactly what the check-only scan and the pipeline's own decode give, for every format and
+    mode, both channel counts, reduced-size JPEG decodes (1/2, 1/8) and a size kept as is; the
+    second size comes from the remembered scan (read and decoded only)."""
+    root = tmp_path / "data"
+    paths = write_all(root / "a", picture(0))
+    rows, cols = np.mgrid[0:480, 0:640]
+    photo = np.stack([rows * 255 // 480, cols * 255 // 640, (rows + cols) % 256], -1)
+    Image.fromarray(photo.astype(np.uint8)).save(root / "a" / "photo.jpg", quality=90)
+    paths.append(root / "a" / "photo.jpg")
+    names = [str(path) for path in paths]
+    checked = scan.scan_images(names)
+    table = table_of(paths, checked)
+    for size, channels in (((16, 20), 3), ((200, 240), 1), ((HEIGHT, WIDTH), 3)):
+        results, pixels = scan_cache.decode_folder(names, root, size, channels)
+        assert results == checked  # format, size, sha256, decoder, bytes, mode
+        expected = [image.numpy() for image, _ in pipeline.decoded_files(table, size, channels)]
+        assert pixels.shape == (len(paths), *size, channels)
+        for path, row, image in zip(paths, pixels, expected, strict=True):
+            np.testing.assert_array_equal(row, image, err_msg=f"{path.name} at {size}")
+    assert {decode.jpeg_ratio(480, 640, size) for size in ((16, 20), (200, 240))} == {8, 2}
+
+
+def test_one_read_and_check_only_scans_agree_on_bad_files_digest_and_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same folder through the one-read scan (the default) and the check-only scan plus
+    pipeline decode (``dataset.cache=null``), each from a cold scan cache: the same files
+    skipped for the same reasons, the same digest and counts, and the same test images."""
+    root = tmp_path / "data"
+    write_all(root / "a", picture(0))
+    write_all(root / "b", picture(1))
+    plant_undecodable(root / "a")
+    (root / "b" / "truncated.png").write_bytes((root / "b" / "rgb.png").read_bytes()[:60])
+    (root / "b" / "empty.jpg").write_bytes(b"")
+    bundles = []
+    for cache in ("memory", "null"):
+        monkeypatch.setenv("IMGEXP_HOME", str(tmp_path / f"home-{cache}"))
+        bundles.append(bundle_of(root, f"dataset.cache={cache}"))
+    one_read, check_only = bundles
+    assert len(one_read.skipped) == 4 and one_read.skipped == check_only.skipped
+    assert one_read.digest == check_only.digest and one_read.counts == check_only.counts
+    for bundle in bundles:
+        assert_splits_yield_their_counts(bundle)
+    test_images = [np.concatenate([x.numpy() for x, _ in bundle.test]) for bundle in bundles]
+    np.testing.assert_array_equal(*test_images)
+    np.testing.assert_array_equal(one_read.sample, check_only.sample)
 
 
 def test_a_folder_of_every_format_yields_every_file_and_both_classes(tmp_path: Path) -> None:
@@ -227,14 +281,15 @@ def test_a_folder_of_every_format_yields_every_file_and_both_classes(tmp_path: P
 def test_a_class_of_tiff_files_is_trained_on(tmp_path: Path) -> None:
     """The report: one class PNG, the other TIFF (several modes); the TIFFs were counted and
     then dropped by the pipeline, so the model saw one class."""
+    root = tmp_path / "data"
     for index in range(6):
         pixels = picture(index % 2)
-        (tmp_path / "png").mkdir(exist_ok=True)
-        (tmp_path / "tiff").mkdir(exist_ok=True)
-        Image.fromarray(pixels).save(tmp_path / "png" / f"{index}.png")
+        (root / "png").mkdir(parents=True, exist_ok=True)
+        (root / "tiff").mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(root / "png" / f"{index}.png")
         mode = ["RGB", "CMYK", "RGBA", "L", "P", "LA"][index]
-        Image.fromarray(pixels).convert(mode).save(tmp_path / "tiff" / f"{index}.tif")
-    bundle = bundle_of(tmp_path, "dataset.test_size=2", "dataset.validation.size=2")
+        Image.fromarray(pixels).convert(mode).save(root / "tiff" / f"{index}.tif")
+    bundle = bundle_of(root, "dataset.test_size=2", "dataset.validation.size=2")
     assert bundle.skipped == [] and bundle.class_counts["train"] == {"png": 4, "tiff": 4}
     assert_splits_yield_their_counts(bundle)
 
@@ -256,17 +311,28 @@ def test_files_that_pass_the_header_check_but_cannot_be_decoded(tmp_path: Path) 
         bundle_of(tmp_path / "data", "dataset.strict=true")
 
 
-def test_a_file_that_changes_after_the_scan_fails_naming_itself(tmp_path: Path) -> None:
+def test_a_file_that_changes_after_the_scan(tmp_path: Path) -> None:
+    """With the in-memory cache (the default) the scan decoded every file from the bytes it
+    hashed, so the run trains on exactly those, whatever happens to a file afterwards; a
+    pipeline that reads the files again (no cache, or a cache directory) fails naming a file
+    that changed since its scan, instead of decoding something else or failing anonymously."""
+    root = tmp_path / "data"
     for label in ("a", "b"):
-        (tmp_path / label).mkdir()
+        (root / label).mkdir(parents=True)
         for index in range(4):
-            Image.fromarray(picture(index % 2)).save(tmp_path / label / f"{index}.png")
-    bundle = bundle_of(tmp_path, "dataset.validation.source=none", "dataset.test_size=2")
-    changed = tmp_path / "a" / "0.png"
+            Image.fromarray(picture(index % 2)).save(root / label / f"{index}.png")
+    split = ("dataset.validation.source=none", "dataset.test_size=2")
+    in_memory = bundle_of(root, *split)
+    from_disk = bundle_of(root, *split, "dataset.cache=null")
+    before = np.concatenate([images.numpy() for images, _ in in_memory.test])
+    changed = root / "a" / "0.png"
     changed.write_bytes(changed.read_bytes()[:-20])  # truncated by a sync, say
+    assert len(labels_of(in_memory.train)) == in_memory.counts["train"]
+    after = np.concatenate([images.numpy() for images, _ in in_memory.test])
+    np.testing.assert_array_equal(after, before)
     with pytest.raises(tf.errors.InvalidArgumentError, match="changed since the scan") as error:
-        for split in (bundle.train, bundle.test):
-            labels_of(split)
+        for split_data in (from_disk.train, from_disk.test):
+            labels_of(split_data)
     assert str(changed) in str(error.value)
 
 

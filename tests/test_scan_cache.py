@@ -72,3 +72,28 @@ def test_a_broken_cache_only_costs_a_rescan(
     reads.clear()
     assert scan_cache.scan_folder(paths, root) == expected
     assert len(reads) == 3
+
+
+def test_the_one_read_scan_checks_only_what_changed(
+    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scan_cache.decode_folder` decodes every file each run (it fills the in-memory cache),
+    but checks (PIL, sha256) only new or changed files; its results are a full scan's."""
+    root = tmp_path / "data"
+    paths = write_images(root, 4)
+    checked: list[str] = []
+    real = scan.read_checked
+
+    def counting(path: str):
+        checked.append(path)
+        return real(path)
+
+    monkeypatch.setattr(scan, "read_checked", counting)
+    first, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3)
+    assert sorted(checked) == sorted(paths) and pixels.shape == (4, 6, 8, 3)
+    checked.clear()
+    Image.new("RGB", (5, 5), (0, 0, 255)).save(paths[2])  # changed: another size
+    again, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3)
+    assert checked == [paths[2]] and again == scan.scan_images(paths)
+    assert again[2].width == 5 and (pixels[2] == (0, 0, 255)).all()
+    assert (pixels[1] == (20, 0, 0)).all()  # write_images: file 1 is red 20

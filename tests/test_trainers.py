@@ -117,14 +117,17 @@ def test_unfreeze_trains_the_backbone_only_after_its_epoch() -> None:
 
 
 def test_custom_loop_several_steps_per_call_trains_exactly_as_one_per_call() -> None:
-    # 48 training images in batches of 5: 10 batches (the last of 3), run 4 per call (4, 4, 2).
-    def trained(per_call: int):
+    # 48 training images in batches of 5: 10 batches (the last of 3), run 4 per call (4, 4, 2);
+    # a dataset whose length tf.data does not know runs one per call until it runs out.
+    def trained(per_call: int, unknown_length: bool = False):
         cfg = compose_config(
             *DATA, "trainer=custom_loop", "trainer.batch_size=5", "trainer.epochs=2",
             f"trainer.steps_per_execution={per_call}",
         )  # fmt: skip
         keras.utils.set_random_seed(0)  # before the data: tf.data's shuffle takes it too
         data = build_data(cfg.dataset, 5, seed=0)
+        if unknown_length:
+            data.train = data.train.filter(lambda images, labels: True)
         model = keras.Sequential([
             keras.Input(data.input_shape, dtype="uint8"), keras.layers.Rescaling(1 / 255),
             keras.layers.Flatten(), keras.layers.Dropout(0.2),
@@ -138,12 +141,13 @@ def test_custom_loop_several_steps_per_call_trains_exactly_as_one_per_call() -> 
         return data.counts["train"], ends, history, model.get_weights()
 
     count, one_ends, one_history, one_weights = trained(1)
-    _, ends, history, weights = trained(4)
     assert count == 48
     assert one_ends == list(range(10)) * 2  # every batch, twice
-    assert ends == [3, 7, 9] * 2  # Keras' numbering: each call's last batch
-    assert history.keys() == one_history.keys() >= {"loss", "accuracy", "val_loss"}
-    for key, values in one_history.items():
-        np.testing.assert_allclose(history[key], values, rtol=1e-5, err_msg=key)
-    for after, reference in zip(weights, one_weights, strict=True):
-        np.testing.assert_allclose(after, reference, rtol=1e-5, atol=1e-6)
+    for per_call, unknown, expected_ends in ((4, False, [3, 7, 9]), (4, True, list(range(10)))):
+        _, ends, history, weights = trained(per_call, unknown)
+        assert ends == expected_ends * 2  # Keras' numbering: each call's last batch
+        assert history.keys() == one_history.keys() >= {"loss", "accuracy", "val_loss"}
+        for key, values in one_history.items():
+            np.testing.assert_allclose(history[key], values, rtol=1e-5, err_msg=key)
+        for after, reference in zip(weights, one_weights, strict=True):
+            np.testing.assert_allclose(after, reference, rtol=1e-5, atol=1e-6)

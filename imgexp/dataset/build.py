@@ -8,22 +8,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from imgexp.dataset import decode, pipeline, splits
+from imgexp.dataset import decode, folder_batches, pipeline, splits
 from imgexp.dataset.arrays import ImageArrays, match_channels
 from imgexp.dataset.audit import audit_splits
 from imgexp.dataset.bundle import DataBundle
 from imgexp.dataset.files import FileTable, ImageFiles, digest_files
+from imgexp.dataset.folder_batches import SAMPLE_SIZE
 
 log = logging.getLogger(__name__)
-SAMPLE_SIZE = 8
 
 
 @dataclass
@@ -134,9 +132,9 @@ def bundle_from_files(cfg: DictConfig, data: ImageFiles, batch_size: int, seed: 
     channels = decode.channels_of(cfg.color_mode)
     digest = digest_files(data.source, tables)
     if data.pixels is not None:
-        make, sample, adapt = stored_splits(data.pixels, tables, batch_size, seed, cfg)
+        make, sample, adapt = folder_batches.stored(data.pixels, tables, batch_size, seed, cfg)
     else:
-        make, sample, adapt = decoded_splits(cfg, tables, digest, batch_size, seed)
+        make, sample, adapt = folder_batches.decoded(cfg, tables, digest, batch_size, seed)
     skipped = [{"path": bad.path, "reason": bad.reason} for bad in data.skipped]
     return DataBundle(
         name=cfg.name,
@@ -171,68 +169,6 @@ def audit_of(
         skipped=skipped,
         ignored=ignored,
     )
-
-
-Splits = tuple[Callable[[str], tf.data.Dataset], np.ndarray, tf.data.Dataset]
-
-
-def stored_splits(
-    pixels: np.ndarray, tables: dict[str, FileTable], batch_size: int, seed: int, cfg: DictConfig
-) -> Splits:
-    """(batches of a split, sample, adapt data) from the images the scan decoded: batches of
-    shuffled rows, gathered from one tensor of them all (no second copy, nothing decoded)."""
-    images = pipeline.image_tensor(pixels)
-
-    def make(split: str) -> tf.data.Dataset:
-        rows = pipeline.batch(
-            pipeline.stored_rows(tables[split]),
-            batch_size,
-            training=split == "train",
-            seed=seed,
-            shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
-        )
-        return pipeline.gathered(rows, images)
-
-    train = pipeline.stored_rows(tables["train"]).batch(256)
-    adapt = pipeline.gathered(train, images).map(lambda image, _: image)
-    return make, pixels[tables["train"].rows[:SAMPLE_SIZE]], adapt
-
-
-def decoded_splits(
-    cfg: DictConfig, tables: dict[str, FileTable], digest: str, batch_size: int, seed: int
-) -> Splits:
-    """(batches of a split, sample, adapt data) decoding the files in the pipeline, cached as
-    ``dataset.cache`` says (the test split alone is read once, uncached)."""
-    source = splits.validation_source(cfg)
-    image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
-    channels = decode.channels_of(cfg.color_mode)
-    decoded = {}
-    for split in tables:
-        if split == "validation" and source == "test":
-            continue  # the same dataset object as test, decoded and cached once
-        size = f"{image_size[0]}x{image_size[1]}x{channels}"
-        prefix = f"{cfg.name}-{digest}-{split}-{size}-decode{decode.VERSION}"
-        reused = split != "test" or source == "test"  # test alone: read once
-        decoded[split] = pipeline.cached(
-            pipeline.decoded_files(tables[split], image_size, channels),
-            cfg.cache if reused else None,
-            prefix,
-        )
-    decoded.setdefault("validation", decoded.get("test") if "validation" in tables else None)
-
-    def make(split: str) -> tf.data.Dataset:
-        return pipeline.batch(
-            decoded[split],
-            batch_size,
-            training=split == "train",
-            seed=seed,
-            shuffle_buffer=min(int(cfg.shuffle_buffer), len(tables[split])),
-        )
-
-    sample_files = tables["train"].take(np.arange(min(SAMPLE_SIZE, len(tables["train"]))))
-    sample = pipeline.decoded_files(sample_files, image_size, channels).batch(SAMPLE_SIZE)
-    adapt = decoded["train"].batch(256).map(lambda image, _: image)
-    return make, next(iter(sample))[0].numpy(), adapt
 
 
 def split_counts(tables: dict[str, splits.Table]) -> dict[str, int]:

@@ -127,9 +127,10 @@ def error_text(error: BaseException) -> str:
 
 
 def pixels(
-    contents: tf.Tensor, which: tf.Tensor, image_size: tuple[int, int], channels: int
+    contents: tf.Tensor, which: tf.Tensor | int, image_size: tuple[int, int], channels: int
 ) -> tf.Tensor:
-    """One file's contents as uint8 (H, W, channels), decoded by branch ``which`` (`branch`)."""
+    """One file's contents as uint8 (H, W, channels), decoded by branch ``which`` (`branch`): a
+    tensor picks the branch per file (``switch_case``), an int builds that branch alone."""
     height, width = int(image_size[0]), int(image_size[1])
 
     def jpeg(ratio: int) -> Callable[[], tf.Tensor]:
@@ -142,7 +143,8 @@ def pixels(
         image = tf.numpy_function(pil_rgb, [contents], tf.uint8, stateful=False)
         return tf.ensure_shape(image, [None, None, 3])
 
-    image = tf.switch_case(which, [jpeg(ratio) for ratio in JPEG_RATIOS] + [native, fallback])
+    branches = [jpeg(ratio) for ratio in JPEG_RATIOS] + [native, fallback]
+    image = branches[which]() if isinstance(which, int) else tf.switch_case(which, branches)
     image = tf.image.resize(image, (height, width))
     if channels == 1:
         image = tf.image.rgb_to_grayscale(image)  # weights summing to 0.9999: stays <= 255
@@ -156,6 +158,7 @@ def decoder(image_size: tuple[int, int], channels: int) -> Callable:
     label)``; ``nbytes`` (the size the scan read, -1: unknown) makes a file that changed since
     the scan fail naming itself instead of decoding to something else or failing anonymously."""
 
+    @tf.autograph.experimental.do_not_convert  # nothing to convert; tracing is faster
     def decode(path: tf.Tensor, which: tf.Tensor, nbytes: tf.Tensor, label: tf.Tensor):
         contents = tf.io.read_file(path)
         nbytes = tf.cast(nbytes, tf.int64)
@@ -172,21 +175,24 @@ def decoder(image_size: tuple[int, int], channels: int) -> Callable:
     return decode
 
 
-@functools.lru_cache(maxsize=8)
-def batch_decoder(image_size: tuple[int, int], channels: int) -> Callable:
-    """``(contents, branches) -> uint8 (N, H, W, channels)``: `pixels` over files already read,
-    several at a time, in one call (traced once per size). The scan runs it on each group of
-    files it read; it fails as a whole when one file fails (the scan then tries them one by
-    one). A tf.data pipeline would cost more per file (its per-element machinery, and the
-    ``ignore_errors`` it would need), which a folder of tiny images feels."""
+@functools.lru_cache(maxsize=32)
+def batch_decoder(image_size: tuple[int, int], channels: int, which: int) -> Callable:
+    """``contents -> uint8 (N, H, W, channels)``: `pixels` by branch ``which`` over files
+    already read, several in one call (traced once per size and branch). The scan runs it on
+    each group of files it read that take this branch; it fails as a whole when one file fails
+    (the scan then tries them one by one). One branch per function: no per-file switch, and a
+    smaller graph to trace (a folder's files mostly take one). A tf.data pipeline would cost
+    more per file (its per-element machinery, and the ``ignore_errors`` it would need), which
+    a folder of tiny images feels."""
     shape = (int(image_size[0]), int(image_size[1]), channels)
-    signature = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int32)]
 
-    @tf.function(input_signature=signature)
-    def decode(contents: tf.Tensor, which: tf.Tensor) -> tf.Tensor:
+    # No autograph: the graph has no Python control flow to convert, and converting it was
+    # most of the ~0.25 s the first trace in a process took.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+    def decode(contents: tf.Tensor) -> tf.Tensor:
         return tf.map_fn(
-            lambda item: pixels(item[0], item[1], image_size, channels),
-            (contents, which),
+            lambda item: pixels(item, which, image_size, channels),
+            contents,
             fn_output_signature=tf.TensorSpec(shape, tf.uint8),
             parallel_iterations=8,
         )

@@ -34,12 +34,14 @@ IMAGE_EXTENSIONS = frozenset(
 )
 # PIL names some camera JPEGs "MPO" (multi-picture); TensorFlow decodes them as JPEG.
 FORMAT_ALIASES = {"MPO": "JPEG"}
-# `decode_images` hands files to TensorFlow in groups of at most this many files or bytes: few
-# calls for folders of tiny images, bounded memory for folders of huge ones.
-GROUP_FILES, GROUP_BYTES = 64, 16 << 20
+# `decode_images` hands files to TensorFlow in groups of at most this many files, bytes read
+# and bytes decoded: few calls for folders of tiny images, bounded memory for huge ones, and a
+# group's decoded output small enough for the allocator to reuse (a bigger one is mapped fresh
+# for every call, and its page faults cost as much as the decoding on a VM).
+GROUP_FILES, GROUP_BYTES, GROUP_PIXELS = 256, 16 << 20, 4 << 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one object less per file for the GC to track
 class ImageInfo:
     """What the scan learnt about one readable image."""
 
@@ -135,20 +137,25 @@ def decode_images(
         for index, result in decode_group(todo, tuple(image_size), channels, images).items():
             results[index] = result
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 1) + 2)) as pool:
-        for _ in pool.map(work, grouped(len(paths), sizes)):
+    # Few threads: the checks hold the GIL most of the time and each decode call runs on all
+    # cores already; more threads only add switching (system time) on a small machine.
+    workers = workers or min(8, max(2, (os.cpu_count() or 1) // 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        most = max(1, GROUP_PIXELS // images[0:1].nbytes) if len(paths) else 1
+        for _ in pool.map(work, grouped(len(paths), sizes, most)):
             pass  # raises the first worker error, if any
     return [result for result in results if result is not None], images
 
 
-def grouped(count: int, sizes: Sequence[int]) -> Iterator[list[int]]:
-    """Consecutive file indices in groups of at most `GROUP_FILES` files and `GROUP_BYTES`."""
+def grouped(count: int, sizes: Sequence[int], most: int) -> Iterator[list[int]]:
+    """Consecutive file indices in groups of at most ``most`` and `GROUP_FILES` files and
+    `GROUP_BYTES` bytes."""
     group: list[int] = []
     total = 0
     for index in range(count):
         group.append(index)
         total += max(0, sizes[index])
-        if len(group) >= GROUP_FILES or total >= GROUP_BYTES:
+        if len(group) >= min(most, GROUP_FILES) or total >= GROUP_BYTES:
             yield group
             group, total = [], 0
     if group:
@@ -176,40 +183,60 @@ Todo = list[tuple[int, str, ImageInfo, bytes]]  # (index, path, info, contents)
 def decode_group(
     todo: Todo, image_size: tuple[int, int], channels: int, images: np.ndarray
 ) -> dict[int, Result]:
-    """Decode a group of files into their rows of ``images`` with one TensorFlow call, or one by
-    one (`decode_one`) when that call fails, to find the file that did."""
-    run = decode.batch_decoder(image_size, channels)
-    if not todo:
-        return {}
-    which = [
-        decode.branch(i.format, i.height, i.width, image_size, i.decoder) for *_, i, _ in todo
-    ]
+    """Decode a group of files into their rows of ``images``, one TensorFlow call per branch
+    the files take (`decode.batch_decoder`; `decoded`)."""
+    by_branch: dict[int, Todo] = {}
+    for item in todo:
+        info = item[2]
+        which = decode.branch(info.format, info.height, info.width, image_size, info.decoder)
+        by_branch.setdefault(which, []).append(item)
+    done: dict[int, Result] = {}
+    for which, items in by_branch.items():
+        done.update(decoded(items, which, image_size, channels, images))
+    return done
+
+
+def decoded(
+    items: Todo, which: int, image_size: tuple[int, int], channels: int, images: np.ndarray
+) -> dict[int, Result]:
+    """Files of one branch decoded together; when that fails, each half again, down to the
+    file that fails (`decode_one`): a bad file costs a few calls, not one per file."""
+    run = decode.batch_decoder(image_size, channels, which)
     try:
-        decoded = run(tf.constant([data for *_, data in todo]), tf.constant(which, tf.int32))
-    except tf.errors.OpError:
-        return {index: decode_one(run, *rest, image_size, images, index) for index, *rest in todo}
-    images[[index for index, *_ in todo]] = decoded.numpy()
-    return {index: info for index, _, info, _ in todo}
+        pixels = run(tf.constant([data for *_, data in items])).numpy()
+    except tf.errors.OpError as refusal:
+        if len(items) == 1:
+            return {items[0][0]: decode_one(items[0], refusal, image_size, channels, images)}
+        half = len(items) // 2
+        done = decoded(items[:half], which, image_size, channels, images)
+        return done | decoded(items[half:], which, image_size, channels, images)
+    images[[index for index, *_ in items]] = pixels
+    return {index: info for index, _, info, _ in items}
 
 
 def decode_one(
-    run, path: str, info: ImageInfo, data: bytes, size: tuple[int, int], images, index: int
+    item: tuple[int, str, ImageInfo, bytes],
+    refusal: tf.errors.OpError,
+    size: tuple[int, int],
+    channels: int,
+    images: np.ndarray,
 ) -> Result:
-    """One file alone: by its decoder, then by PIL's when that was TensorFlow's (as
-    `decode.choose_decoder` chooses); skipped, in PIL's words, when neither reads it."""
-    attempts = [info] if info.decoder == decode.PIL else [info, replace(info, decoder=decode.PIL)]
-    for attempt in attempts:
-        which = decode.branch(attempt.format, attempt.height, attempt.width, size, attempt.decoder)
-        try:
-            images[index] = run(tf.constant([data]), tf.constant([which], tf.int32)).numpy()[0]
-            return attempt
-        except tf.errors.OpError as error:
-            failure = error
+    """A file its decoder refused (``refusal``): PIL's next when that was TensorFlow's (as
+    `decode.choose_decoder` chooses); skipped, in PIL's words, when PIL cannot read it either."""
+    index, path, info, data = item
     try:
         decode.pil_rgb(data)
     except Exception as error:  # noqa: BLE001 - PIL raises many types for bad files
         return SkippedFile(path, unreadable(error))
-    return SkippedFile(path, f"not a readable image: {decode.error_text(failure)}")
+    if info.decoder == decode.TF:
+        info = replace(info, decoder=decode.PIL)
+        which = decode.branch(info.format, info.height, info.width, size, info.decoder)
+        try:
+            images[index] = decode.batch_decoder(size, channels, which)(tf.constant([data]))[0]
+            return info
+        except tf.errors.OpError as error:
+            refusal = error
+    return SkippedFile(path, f"not a readable image: {decode.error_text(refusal)}")
 
 
 def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:

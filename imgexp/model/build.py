@@ -1,5 +1,5 @@
-"""Assembles the model: raw uint8 image -> [augmentation, on 0..255 pixels] -> preprocessing -> body
--> softmax."""
+"""Assembles the model: raw uint8 image -> [augmentation, on 0..255 pixels] -> preprocessing
+-> body -> softmax."""
 
 from __future__ import annotations
 

@@ -18,6 +18,8 @@ the default strategy both are pass-throughs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import keras
 import tensorflow as tf
 from omegaconf import DictConfig
@@ -50,25 +52,43 @@ class Steps:
             model.optimizer.build(model.trainable_variables)
         self.train_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
         self.test_metrics = [keras.metrics.Mean(name="loss"), Accuracy(name="accuracy")]
-        self.train_steps = self._repeated(tf.function(self._train_step, jit_compile=jit_compile))
-        self.test_steps = self._repeated(tf.function(self._test_step, jit_compile=jit_compile))
+        self.train_steps = self._compiled(tf.function(self._train_step, jit_compile=jit_compile))
+        self.test_steps = self._compiled(tf.function(self._test_step, jit_compile=jit_compile))
 
-    def _repeated(self, step):
-        """One compiled call running ``step`` on up to ``per_call`` batches of an iterator,
-        each through ``strategy.run`` (every replica's share of the batch); it returns how many
-        batches it ran, fewer than ``per_call`` once the iterator is exhausted."""
+    def _compiled(self, step) -> tuple[Callable, Callable]:
+        """``step`` through ``strategy.run`` (every replica's share of a batch), compiled twice:
+        on the next ``count`` batches of an iterator in one call (TensorFlow's recipe for
+        several steps per call: a ``tf.range`` loop; ``count`` is a tensor, so one trace serves
+        every count), and on one batch already fetched."""
 
-        def steps(iterator):
-            done = tf.constant(0)
-            for _ in tf.range(self.per_call):
-                batch = iterator.get_next_as_optional()
-                if not batch.has_value():
-                    break
-                self.strategy.run(step, args=batch.get_value())
-                done += 1
-            return done
+        def several(iterator, count):
+            for _ in tf.range(count):
+                self.strategy.run(step, args=next(iterator))
 
-        return tf.function(steps)
+        return tf.function(several), tf.function(lambda batch: self.strategy.run(step, args=batch))
+
+    def run(self, steps, dataset: tf.data.Dataset, begin=None) -> Iterator[int]:
+        """Run ``steps`` (``train_steps`` or ``test_steps``) over ``dataset``, ``per_call`` batches
+        per call and the rest in the last, yielding the batches done after each call and calling
+        ``begin(first batch)`` before it. When tf.data cannot tell how many batches there are (a
+        dataset of the user's own, a filtered one), each batch is fetched here and run alone, so
+        that no call runs past the end of the data (its random ops would still advance)."""
+        several, one = steps
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        total = int(dataset.cardinality())
+        if total < 0:
+            for done, batch in enumerate(iterator):
+                if begin is not None:
+                    begin(done)
+                one(batch)
+                yield done + 1
+            return
+        for done in range(0, total, self.per_call):
+            if begin is not None:
+                begin(done)
+            count = min(self.per_call, total - done)
+            several(iterator, tf.constant(count))
+            yield done + count
 
     def _loss(self, labels, probabilities, training: bool):
         """This replica's share of the loss: Keras divides a loss by the replicas in sync (the
@@ -117,22 +137,14 @@ def run_epoch(steps: Steps, data: DataBundle, cfg: DictConfig, callbacks, epoch:
         metric.reset_state()
     callbacks.on_epoch_begin(epoch)
     batches = epoch_batches(data.train, cfg)
-    known = int(batches.cardinality())  # < 0: unknown, found by running out
-    iterator = iter(steps.strategy.experimental_distribute_dataset(batches))
-    done = 0
-    while known < 0 or done < known:
-        callbacks.on_train_batch_begin(done)
-        ran = int(steps.train_steps(iterator))
-        if ran:
-            done += ran
-            callbacks.on_train_batch_end(done - 1, steps.results(steps.train_metrics))
-        if ran < steps.per_call or steps.model.stop_training:
+    for done in steps.run(steps.train_steps, batches, begin=callbacks.on_train_batch_begin):
+        callbacks.on_train_batch_end(done - 1, steps.results(steps.train_metrics))
+        if steps.model.stop_training:
             break
     logs = steps.results(steps.train_metrics)
     if data.validation is not None and not steps.model.stop_training:
-        validation = iter(steps.strategy.experimental_distribute_dataset(data.validation))
-        while int(steps.test_steps(validation)) == steps.per_call:
-            continue  # a call that ran fewer batches reached the end of the split
+        for _ in steps.run(steps.test_steps, data.validation):
+            continue
         logs |= steps.results(steps.test_metrics, prefix="val_")
     callbacks.on_epoch_end(epoch, logs)
     return logs
