@@ -3,7 +3,7 @@
 peak resident memory read from the kernel (``ru_maxrss``: by the end of training, from a
 callback; for the whole run, from ``os.wait4`` when it ends).
 
-    python benchmarks/memory.py [--images 4000] [--size 320x240] [--epochs 2]
+    python benchmarks/memory.py [--images 8000] [--size 320x240] [--epochs 2]
                                 [--preset flowers_cnn] [--overrides "model=mlp ..."]
 
 The default swaps the preset's CNN for a small MLP, so that what the memory holds is the data:
@@ -91,7 +91,7 @@ def main() -> None:
         child(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=4000)
+    parser.add_argument("--images", type=int, default=8000)
     parser.add_argument("--size", default="320x240", help="generated JPEG size, WxH")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--preset", default="flowers_cnn")
@@ -116,18 +116,15 @@ def main() -> None:
     for name, extra in runs.items():
         run = measured([*base, *extra])
         on_disk = size_on_disk(cache_dir) if cache_dir.exists() and "<dir>" in name else 0.0
-        later = sorted(run["epochs"][1:])
-        rows.append([name, run["train_peak_mib"] - run["start_mib"], run["train_peak_mib"],
-                     run["peak_mib"], run["epochs"][0], later[len(later) // 2] if later else "-",
-                     on_disk])  # fmt: skip
+        later = sorted(run["epochs"][1:]) or ["-"]
+        rows.append([name, run["start_mib"], run["train_peak_mib"], run["peak_mib"],
+                     run["epochs"][0], later[len(later) // 2], on_disk])  # fmt: skip
     print_table(f"experiment={args.preset} {args.overrides} on {args.images} generated JPEGs of "
                 f"{args.size}, {args.epochs} epochs, one process per run",
-                ["run", "training adds MiB", "peak in training MiB", "peak of the run MiB",
-                 "epoch 1 s", "epochs 2+ s", "cache files MiB"], rows)  # fmt: skip
-    print(
-        "training adds = peak resident memory by the end of training less the resident memory "
-        "when training began; peak of the run includes evaluation and model logging"
-    )
+                ["run", "RSS at training start MiB", "peak by the end of training MiB",
+                 "peak of the run MiB", "epoch 1 s", "epochs 2+ s", "cache files MiB"],
+                rows)  # fmt: skip
+    print("RSS = resident memory; the peak of the run includes evaluation and model logging")
 
 
 if __name__ == "__main__":

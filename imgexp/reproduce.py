@@ -119,18 +119,16 @@ def reproduce(plan: Plan, reraise: bool = False) -> Outcome:
     """Train ``plan`` in this process and record its verdict in its run. ``reraise``
     (``HYDRA_FULL_ERROR=1``): an error propagates with its traceback instead of ending the
     preset as `ERROR`."""
-    import mlflow
-
     from imgexp.job import JobInfo
     from imgexp.runner import run
 
-    before = getattr(mlflow.last_active_run(), "info", None)
+    started_ms = int(time.time() * 1000)
     start = time.monotonic()
     try:
         result = run(plan.cfg, JobInfo(overrides=plan.overrides, preset=plan.preset))
     except Exception as error:
         outcome = failed(plan, error, reraise)
-        outcome.run_id = failed_run(before)
+        outcome.run_id = failed_run(plan, started_ms)
     else:
         outcome = measure(plan, result.metrics, result.run_id)
     outcome.wall_s = time.monotonic() - start
@@ -180,15 +178,24 @@ def measure(plan: Plan, metrics: dict[str, float], run_id: str | None) -> Outcom
     return Outcome(plan, judge(measured, plan.expected, plan.tolerance), measured, run_id=run_id)
 
 
-def failed_run(before: object) -> str | None:
-    """The run a failed training opened, if it got that far (MLflow's last active run
-    changed), so that its verdict is recorded too."""
-    import mlflow
-
-    last = getattr(mlflow.last_active_run(), "info", None)
-    if last is None or (before is not None and last.run_id == before.run_id):
+def failed_run(plan: Plan, started_ms: int) -> str | None:
+    """The run a failed training opened, if it got that far (this preset's newest run in the
+    plan's own store, started since ``started_ms``), so that its verdict is recorded too."""
+    tracking = plan.cfg.tracking
+    if not tracking.enabled:
         return None
-    return last.run_id
+    from imgexp.tracking import store
+
+    try:
+        client = store.existing_client(tracking.uri)
+    except store.TrackingStoreError:  # it failed before its store was even opened
+        return None
+    since = (
+        f"tags.`{names.PRESET_TAG}` = '{plan.preset}' and attributes.start_time >= {started_ms}"
+    )
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, since, order_by=["start_time DESC"], max_results=1)
+    return runs[0].info.run_id if runs else None
 
 
 def record(outcome: Outcome) -> None:

@@ -235,7 +235,7 @@ def test_the_scan_decodes_every_file_to_the_pixels_the_pipeline_does(tmp_path: P
     checked = scan.scan_images(names)
     table = table_of(paths, checked)
     for size, channels in (((16, 20), 3), ((200, 240), 1), ((HEIGHT, WIDTH), 3)):
-        results, pixels = scan_cache.decode_folder(names, root, size, channels)
+        results, pixels = scan_cache.decode_folder(names, root, size, channels, keep=True)
         assert results == checked  # format, size, sha256, decoder, bytes, mode
         expected = [image.numpy() for image, _ in pipeline.decoded_files(table, size, channels)]
         assert pixels.shape == (len(paths), *size, channels)
@@ -247,9 +247,10 @@ def test_the_scan_decodes_every_file_to_the_pixels_the_pipeline_does(tmp_path: P
 def test_one_read_and_check_only_scans_agree_on_bad_files_digest_and_examples(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same folder through the one-read scan (the default) and the check-only scan plus
-    pipeline decode (``dataset.cache=null``), each from a cold scan cache: the same files
-    skipped for the same reasons, the same digest and counts, and the same test images."""
+    """The same folder with the in-memory cache (the default: the scan's pixels are trained on)
+    and without (``dataset.cache=null``: the pipeline reads and decodes the files again), each
+    from a cold scan cache: the same files skipped for the same reasons, the same digest and
+    counts, and the same test images and sample."""
     root = tmp_path / "data"
     write_all(root / "a", picture(0))
     write_all(root / "b", picture(1))
@@ -367,8 +368,8 @@ def test_scan_cache_entries_of_an_older_scan_are_rescanned(tmp_path: Path) -> No
     key = scan_cache.file_key(str(path))
     old = {str(path): {"key": list(key), "info": ["TIFF", HEIGHT, WIDTH, "0" * 64]}}
     scan_cache.save(scan_cache.cache_file(tmp_path), old)
-    (result,) = scan_cache.scan_folder([str(path)], tmp_path)
+    (result,), _ = scan_cache.decode_folder([str(path)], tmp_path, (4, 4), 3, keep=False)
     assert result == scan.check_image(str(path)) and result.decoder == decode.PIL
     assert result.nbytes == path.stat().st_size
-    (again,) = scan_cache.scan_folder([str(path)], tmp_path)  # now from the cache
-    assert again == result
+    (again,), _ = scan_cache.decode_folder([str(path)], tmp_path, (4, 4), 3, keep=False)
+    assert again is not result and again == result  # now from the cache

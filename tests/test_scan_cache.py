@@ -1,5 +1,6 @@
-"""The scan of a folder is remembered: a later run reads only new or changed files, gets the
-same results as a full scan, and a broken cache file only costs a rescan."""
+"""The scan of a folder is remembered: a later run checks only new or changed files (and,
+without the in-memory cache, reads no other), gets the same results as a full scan, and a
+broken cache file only costs a rescan."""
 
 from __future__ import annotations
 
@@ -22,17 +23,24 @@ def write_images(root: Path, count: int) -> list[str]:
     return paths
 
 
+def check_only(paths: list[str], root: Path) -> list[scan.Result]:
+    """The scan as a run without the in-memory cache makes it (pixels not kept)."""
+    results, images = scan_cache.decode_folder(paths, root, (6, 8), 3, keep=False)
+    assert images is None
+    return results
+
+
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the scan really opens (the real check, counted)."""
+    """The files the scan really checks (the real check, counted)."""
     opened: list[str] = []
-    real = scan.check_image
+    real = scan.read_checked
 
     def counting(path: str):
         opened.append(path)
         return real(path)
 
-    monkeypatch.setattr(scan, "check_image", counting)
+    monkeypatch.setattr(scan, "read_checked", counting)
     return opened
 
 
@@ -45,18 +53,18 @@ def test_a_second_scan_reads_only_what_changed(
     broken.write_bytes(b"not an image")
     paths.append(str(broken))
 
-    first = scan_cache.scan_folder(paths, root)
+    first = check_only(paths, root)
     assert len(reads) == 6 and isinstance(first[-1], scan.SkippedFile)
     assert scan_cache.cache_file(root).is_relative_to(isolated_home)
 
     reads.clear()
-    assert scan_cache.scan_folder(paths, root) == first  # all from the cache
+    assert check_only(paths, root) == first  # all from the cache
     assert reads == []
 
     Image.new("RGB", (9, 9), (0, 255, 0)).save(broken, format="PNG")  # repaired
     os.utime(broken, ns=(1, 1))  # a different mtime even on coarse clocks
     new = write_images(root / "more", 1)
-    third = scan_cache.scan_folder(paths + new, root)
+    third = check_only(paths + new, root)
     assert sorted(reads) == sorted([str(broken), *new])
     assert third == scan.scan_images(paths + new)  # identical to a full scan
     assert isinstance(third[5], scan.ImageInfo) and third[5].width == 9
@@ -67,33 +75,25 @@ def test_a_broken_cache_only_costs_a_rescan(
 ) -> None:
     root = tmp_path / "data"
     paths = write_images(root, 3)
-    expected = scan_cache.scan_folder(paths, root)
+    expected = check_only(paths, root)
     scan_cache.cache_file(root).write_text("{half a json")
     reads.clear()
-    assert scan_cache.scan_folder(paths, root) == expected
+    assert check_only(paths, root) == expected
     assert len(reads) == 3
 
 
-def test_the_one_read_scan_checks_only_what_changed(
-    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_in_memory_scan_decodes_all_and_checks_only_what_changed(
+    tmp_path: Path, isolated_home: Path, reads: list[str]
 ) -> None:
-    """`scan_cache.decode_folder` decodes every file each run (it fills the in-memory cache),
-    but checks (PIL, sha256) only new or changed files; its results are a full scan's."""
+    """With ``keep`` (``dataset.cache=memory``) every file is read and decoded each run (it
+    fills the in-memory cache), but only new or changed files are checked (PIL, sha256)."""
     root = tmp_path / "data"
     paths = write_images(root, 4)
-    checked: list[str] = []
-    real = scan.read_checked
-
-    def counting(path: str):
-        checked.append(path)
-        return real(path)
-
-    monkeypatch.setattr(scan, "read_checked", counting)
-    first, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3)
-    assert sorted(checked) == sorted(paths) and pixels.shape == (4, 6, 8, 3)
-    checked.clear()
+    first, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3, keep=True)
+    assert sorted(reads) == sorted(paths) and pixels.shape == (4, 6, 8, 3)
+    reads.clear()
     Image.new("RGB", (5, 5), (0, 0, 255)).save(paths[2])  # changed: another size
-    again, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3)
-    assert checked == [paths[2]] and again == scan.scan_images(paths)
+    again, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3, keep=True)
+    assert reads == [paths[2]] and again == scan.scan_images(paths)
     assert again[2].width == 5 and (pixels[2] == (0, 0, 255)).all()
     assert (pixels[1] == (20, 0, 0)).all()  # write_images: file 1 is red 20

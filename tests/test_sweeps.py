@@ -96,7 +96,7 @@ def test_a_failing_job_does_not_stop_the_others(isolated_home: Path) -> None:
 
 @pytest.mark.slow
 def test_sigterm_during_a_sweep_ends_the_job_and_the_parent_killed(isolated_home: Path) -> None:
-    isolated_home.mkdir(parents=True)
+    isolated_home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, IMGEXP_HOME=str(isolated_home))
     imgexp = str(Path(sys.executable).parent / "imgexp")
     process = subprocess.Popen(

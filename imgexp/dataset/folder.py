@@ -96,9 +96,10 @@ def list_splits(
 
 
 def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
-    """Find, list and scan a folder dataset; bad files are skipped, counted and named. With
-    ``dataset.cache=memory`` the scan also decodes every file, at the configured size, into
-    the in-memory cache (`scan_cache.decode_folder`: one read per file)."""
+    """Find, list and scan a folder dataset; bad files are skipped, counted and named. The scan
+    decodes every new file at the configured size (`scan_cache.decode_folder`: one read per
+    file); with ``dataset.cache=memory`` it decodes every file and keeps them all, the
+    in-memory cache."""
     if not cfg.get("image_size"):
         raise ValueError(f"dataset={cfg.name}: set dataset.image_size=[height,width]")
     root = find_root(cfg, source)
@@ -109,14 +110,12 @@ def load_folder(cfg: DictConfig, source: FolderSource) -> ImageFiles:
         for label, paths in by_class.items()
         for path in paths
     ]
-    paths = [path for _, _, path in rows]
-    pixels = None
-    if cfg.get("cache") == "memory":
-        size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
-        channels = decode.channels_of(cfg.color_mode)
-        results, pixels = scan_cache.decode_folder(paths, root, size, channels)
-    else:
-        results = scan_cache.scan_folder(paths, root)
+    size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
+    channels = decode.channels_of(cfg.color_mode)
+    keep = cfg.get("cache") == "memory"
+    results, pixels = scan_cache.decode_folder(
+        [path for *_, path in rows], root, size, channels, keep
+    )
     skipped = [result for result in results if isinstance(result, SkippedFile)]
     if skipped and cfg.get("strict"):
         listed = "\n  ".join(f"{bad.path}: {bad.reason}" for bad in skipped[:20])

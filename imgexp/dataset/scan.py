@@ -4,14 +4,14 @@ skipped (and counted) up front instead of crashing an epoch half-way, or vanishi
 Each file is identified by content with PIL (``verify()`` too: PNG checksums, ...), hashed
 (sha256, for the data digest) and decoded by the decoder that will decode it in training,
 evaluation and prediction (TensorFlow's, or PIL's when TensorFlow refuses the file or has none
-for its format). So a file the scan accepts is one its decoder has read. Two ways:
+for its format). So a file the scan accepts is one its decoder has read.
 
-* `decode_images` (``dataset.cache=memory``, the default): one read per file does it all, and
-  the decode is the training decode itself, at the configured size (`decode.pixels`, in
-  threads), so the scan fills the in-memory cache and the first epoch decodes nothing. Files
-  an earlier scan checked (`imgexp.dataset.scan_cache`) are read and decoded only.
-* `check_image` / `scan_images` (a cache directory or none, and prediction): the check alone,
-  with a cheap 1/8-scale decode for JPEGs (`decode.choose_decoder`); training decodes again."""
+`decode_images` does it all with one read per file, and its decode is the training decode
+itself at the configured size (`decode.pixels`, groups of files per TensorFlow call, in
+threads). With ``dataset.cache=memory`` (the default) it keeps the pixels: the scan fills the
+in-memory cache and the first epoch decodes nothing. Otherwise they are dropped and the
+pipeline reads and decodes the files again each epoch (or once, into a cache directory).
+`check_image` checks one file alone (prediction; a cheap 1/8-scale decode for JPEGs)."""
 
 from __future__ import annotations
 
@@ -97,14 +97,10 @@ def check_image(path: str) -> Result:
     return replace(info, decoder=decoder)
 
 
-def scan_images(paths: Sequence[str], workers: int | None = None) -> list[Result]:
+def scan_images(paths: Sequence[str]) -> list[Result]:
     """`check_image` over many files in threads (reads, hashing and decoding release the GIL)."""
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=min(16, 4 * (os.cpu_count() or 1))) as pool:
         return list(pool.map(check_image, paths))
-
-
-def default_workers() -> int:
-    return min(16, 4 * (os.cpu_count() or 1))
 
 
 def decode_images(
@@ -113,22 +109,26 @@ def decode_images(
     sizes: Sequence[int],
     image_size: tuple[int, int],
     channels: int,
+    keep: bool = True,
     workers: int | None = None,
-) -> tuple[list[Result], np.ndarray]:
+) -> tuple[list[Result], np.ndarray | None]:
     """Check and decode every file at ``image_size`` with one read each: ``(results, images)``,
-    where row i of ``images`` (uint8 (N, H, W, channels)) is file i as training decodes it,
-    when it is readable.
+    where row i of ``images`` (uint8 (N, H, W, channels); None unless ``keep``) is file i as
+    training decodes it, when it is readable.
 
     ``known`` holds what an earlier scan found (None: nothing): a skipped file stays skipped
-    unread; a checked one is only read and decoded (checked again if its size changed). A
-    result that is not ``known``'s object is new (the caller remembers it). ``sizes`` (bytes,
-    from the caller's stat) bound the groups the files are decoded in."""
-    images = aligned_empty((len(paths), *image_size, channels))
+    unread; a checked one is only read and decoded (checked again if its size changed), and
+    only when its pixels are kept. A result that is not ``known``'s object is new (the caller
+    remembers it). ``sizes`` (bytes, from the caller's stat) bound the decode groups."""
+    shape = (*image_size, channels)
+    images = aligned_empty((len(paths), *shape)) if keep else None
     results: list[Result | None] = list(known)
 
     def work(group: list[int]) -> None:
         todo = []
         for index in group:
+            if not keep and isinstance(known[index], ImageInfo):
+                continue  # checked already, and nothing to keep
             read = read_for_decode(paths[index], known[index])
             if isinstance(read, SkippedFile):
                 results[index] = read
@@ -141,7 +141,7 @@ def decode_images(
     # cores already; more threads only add switching (system time) on a small machine.
     workers = workers or min(8, max(2, (os.cpu_count() or 1) // 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        most = max(1, GROUP_PIXELS // images[0:1].nbytes) if len(paths) else 1
+        most = max(1, GROUP_PIXELS // int(np.prod(shape)))
         for _ in pool.map(work, grouped(len(paths), sizes, most)):
             pass  # raises the first worker error, if any
     return [result for result in results if result is not None], images
@@ -181,10 +181,10 @@ Todo = list[tuple[int, str, ImageInfo, bytes]]  # (index, path, info, contents)
 
 
 def decode_group(
-    todo: Todo, image_size: tuple[int, int], channels: int, images: np.ndarray
+    todo: Todo, image_size: tuple[int, int], channels: int, images: np.ndarray | None
 ) -> dict[int, Result]:
-    """Decode a group of files into their rows of ``images``, one TensorFlow call per branch
-    the files take (`decode.batch_decoder`; `decoded`)."""
+    """Decode a group of files into their rows of ``images`` (None: check only), one
+    TensorFlow call per branch the files take (`decode.batch_decoder`; `decoded`)."""
     by_branch: dict[int, Todo] = {}
     for item in todo:
         info = item[2]
@@ -197,7 +197,7 @@ def decode_group(
 
 
 def decoded(
-    items: Todo, which: int, image_size: tuple[int, int], channels: int, images: np.ndarray
+    items: Todo, which: int, image_size: tuple[int, int], channels: int, images: np.ndarray | None
 ) -> dict[int, Result]:
     """Files of one branch decoded together; when that fails, each half again, down to the
     file that fails (`decode_one`): a bad file costs a few calls, not one per file."""
@@ -210,7 +210,8 @@ def decoded(
         half = len(items) // 2
         done = decoded(items[:half], which, image_size, channels, images)
         return done | decoded(items[half:], which, image_size, channels, images)
-    images[[index for index, *_ in items]] = pixels
+    if images is not None:
+        images[[index for index, *_ in items]] = pixels
     return {index: info for index, _, info, _ in items}
 
 
@@ -219,7 +220,7 @@ def decode_one(
     refusal: tf.errors.OpError,
     size: tuple[int, int],
     channels: int,
-    images: np.ndarray,
+    images: np.ndarray | None,
 ) -> Result:
     """A file its decoder refused (``refusal``): PIL's next when that was TensorFlow's (as
     `decode.choose_decoder` chooses); skipped, in PIL's words, when PIL cannot read it either."""
@@ -232,7 +233,9 @@ def decode_one(
         info = replace(info, decoder=decode.PIL)
         which = decode.branch(info.format, info.height, info.width, size, info.decoder)
         try:
-            images[index] = decode.batch_decoder(size, channels, which)(tf.constant([data]))[0]
+            pixels = decode.batch_decoder(size, channels, which)(tf.constant([data]))
+            if images is not None:
+                images[index] = pixels[0]
             return info
         except tf.errors.OpError as error:
             refusal = error

@@ -1,6 +1,6 @@
 """Remembers what the scan learnt about each file, so that later runs on the same folder (every
 job of a sweep, every rerun) check only the files that changed instead of checking them all
-(`decode_folder` still reads and decodes every file: that is the in-memory cache it fills).
+(with the in-memory cache, `decode_folder` still reads and decodes every file: it fills it).
 
 A file counts as unchanged while its size and modification time (ns) are the same, the test
 ``make`` and ``rsync`` use; delete ``$IMGEXP_HOME/cache/scan/`` to force a full rescan. One JSON
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from imgexp.dataset.files import SkippedFile
-from imgexp.dataset.scan import ImageInfo, Result, decode_images, scan_images
+from imgexp.dataset.scan import ImageInfo, Result, decode_images
 from imgexp.paths.home import imgexp_home
 
 Key = tuple[int, int]  # (size, mtime_ns)
@@ -27,26 +27,15 @@ Key = tuple[int, int]  # (size, mtime_ns)
 VERSION = 2
 
 
-def scan_folder(paths: list[str], root: str | Path) -> list[Result]:
-    """`scan_images` for the files of one dataset root, reading only new or changed files."""
-    file, entries, keys, results = remembered(paths, root)
-    todo = [index for index, result in enumerate(results) if result is None]
-    if todo:
-        fresh = scan_images([paths[index] for index in todo])
-        for index, result in zip(todo, fresh, strict=True):
-            results[index] = result
-        remember(file, entries, paths, keys, results, todo)
-    return [result for result in results if result is not None]  # every slot is filled now
-
-
 def decode_folder(
-    paths: list[str], root: str | Path, image_size: tuple[int, int], channels: int
-) -> tuple[list[Result], np.ndarray]:
-    """`decode_images` for the files of one dataset root: every file is read and decoded once
-    (row i of the array: file i); only new or changed files are checked, then remembered."""
+    paths: list[str], root: str | Path, image_size: tuple[int, int], channels: int, keep: bool
+) -> tuple[list[Result], np.ndarray | None]:
+    """`decode_images` for the files of one dataset root: new or changed files are checked
+    (then remembered); with ``keep`` every file is read and decoded once (row i of the array:
+    file i), without it the files checked before are not read at all."""
     file, entries, keys, known = remembered(paths, root)
     sizes = [key[0] if key else 0 for key in keys]
-    results, images = decode_images(paths, known, sizes, image_size, channels)
+    results, images = decode_images(paths, known, sizes, image_size, channels, keep)
     fresh = [index for index, result in enumerate(results) if result is not known[index]]
     if fresh:
         remember(file, entries, paths, keys, results, fresh)
