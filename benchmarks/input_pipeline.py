@@ -113,6 +113,7 @@ def worker(name: str, root: str, target: int, batch: int, extra: list[str]) -> N
 
         import imgexp.api  # noqa: F401
         import imgexp.dataset.build  # noqa: F401
+        import imgexp.runner  # noqa: F401 - as `imgexp` does (and so its gc.freeze)
     elif name == "idg":
         import tf_keras.preprocessing.image  # noqa: F401
     start, cpu = time.perf_counter(), time.process_time()

@@ -4,6 +4,7 @@ job of several members (folds, repeats) is handed to `imgexp.groups.in_job`."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 
@@ -38,6 +39,10 @@ from imgexp.trainer import distribute, resume  # noqa: E402
 from imgexp.trainer.callbacks import MlflowEpochLogger, StopOnSignal  # noqa: E402
 from imgexp.trainer.precision import set_precision  # noqa: E402
 
+# Everything imported so far (TensorFlow, Keras, MLflow, Hydra: ~470k objects) lives as long as
+# the process: leave it out of every later garbage collection. A scan of 10,000 files triggered
+# a full collection walking all of it (0.3-0.4 s, measured); at import, so once per process.
+gc.freeze()
 log = logging.getLogger(__name__)
 
 # Kept importable from here: the names every caller of `run` sees.

@@ -126,7 +126,7 @@ def test_every_planted_duplicate_in_a_folder_is_found_and_nothing_else(
     images = audit["images"]
     assert images["formats"] == {"PNG": 17, "JPEG": 2}
     assert images["modes"] == {"RGB": 18, "L": 1}
-    assert images["modes_read_from"] == "all 19 files"
+    assert images["modes_read_from"] == "the scan of all 19 files"
     assert sum(images["sizes"].values()) == 19 and set(images["sizes"]) <= {
         "12x16", "16x16", "20x16"
     }  # fmt: skip
@@ -251,3 +251,26 @@ def test_the_audit_command_without_overlaps_passes_strict_and_a_bad_override_is_
     assert "data audit: 0 cross-split duplicate pairs" in capsys.readouterr().out
     assert audit_command.main(["dataset=no_such_dataset"]) == 2
     assert "imgexp audit: error:" in capsys.readouterr().err
+
+
+def test_modes_come_from_the_scan_and_an_older_scan_s_files_are_read_again(
+    tmp_path: Path,
+) -> None:
+    """The scan's recorded modes are used as they are; a table without them (scanned by an
+    older imgexp) has its files' headers read."""
+    from imgexp.dataset.audit import image_facts
+    from imgexp.dataset.files import FileTable
+
+    paths = []
+    for index, mode in enumerate(["RGB", "L", "L"]):
+        path = tmp_path / f"{index}.png"
+        Image.new(mode, (4, 4)).save(path)
+        paths.append(str(path))
+    fields = dict(labels=[0, 0, 1], formats=["PNG"] * 3, sizes=[(4, 4)] * 3, hashes=["h"] * 3)
+    recorded = FileTable(paths=paths, modes=["P", "P", "RGBA"], **fields)  # not the files'
+    facts = image_facts([recorded])
+    assert facts["modes"] == {"P": 2, "RGBA": 1}
+    assert facts["modes_read_from"] == "the scan of all 3 files"
+    older = FileTable(paths=paths, **fields)
+    facts = image_facts([older])
+    assert facts["modes"] == {"L": 2, "RGB": 1} and facts["modes_read_from"] == "all 3 files"

@@ -171,8 +171,11 @@ def image_facts(tables: list[object]) -> dict[str, object]:
         return {"kind": "arrays", "shapes": dict(shapes), "dtype": ",".join(dtypes)}
     sizes = Counter(f"{h}x{w}" for table in tables for h, w in table.sizes.tolist())
     formats = Counter(str(form) for table in tables for form in table.formats)
-    paths = [str(path) for table in tables for path in table.paths]
-    modes, read_from = file_modes(paths)
+    known = [str(mode) for table in tables for mode in table.modes]
+    if all(known):  # the scan recorded every file's mode: nothing to open again
+        modes, read_from = Counter(known), f"the scan of all {len(known)} files"
+    else:
+        modes, read_from = file_modes([str(path) for table in tables for path in table.paths])
     return {
         "kind": "files",
         "sizes": dict(sizes.most_common()),

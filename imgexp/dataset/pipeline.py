@@ -108,7 +108,13 @@ def gathered(batches: tf.data.Dataset, images: tf.Tensor) -> tf.data.Dataset:
     def gather(rows: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.gather(images, rows), labels
 
-    return batches.map(gather, num_parallel_calls=AUTOTUNE)
+    # No default tf.data optimizations here: they rewrite the dataset's graph when an iterator
+    # is made, and serialising that graph copies ``images``, a constant in it (the whole cache:
+    # 60k page faults and 0.2-0.5 s per split on this VM, measured). Nothing is lost: this
+    # pipeline sets its own parallelism and prefetching, the rewrites' main work.
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    return batches.map(gather, num_parallel_calls=AUTOTUNE).with_options(options)
 
 
 def cached(dataset: tf.data.Dataset, cache: str | None, file_prefix: str) -> tf.data.Dataset:
