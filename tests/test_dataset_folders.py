@@ -303,3 +303,27 @@ def test_train_one_epoch_on_an_image_folder_logs_lineage(
     lineage = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/dataset.json")
     assert lineage["class_names"] == ["dark", "light"] and lineage["skipped_files"] == 1
     assert sum(lineage["class_counts"]["test"].values()) == lineage["counts"]["test"] == 5
+
+
+@pytest.mark.parametrize("source", ["folder", "arrays"])
+def test_the_batches_training_iterates_skip_tf_data_s_graph_rewrites(
+    tmp_path: Path, source: str
+) -> None:
+    """Batches gathered from one tensor of every image must reach the trainer without tf.data's
+    default graph rewrites: each rewrite serialises the dataset's graph, copying that tensor
+    (the whole in-memory cache) once per split (benchmarks/README.md, section 7). The option
+    has to survive what is mapped on afterwards (a seeded, ordered MixUp)."""
+    from imgexp.augmentation.layers import augment_training
+
+    if source == "folder":
+        make_classes(tmp_path / "data", {"a": 12, "b": 12})
+        data = ["dataset=image_folder", f"dataset.data_dir={tmp_path / 'data'}"]
+    else:
+        data = ["dataset=synthetic", "dataset.classes=[a,b]"]
+    cfg = compose_config(*data, f"dataset.image_size={SIZE}", "dataset.test_size=0.25",
+                         "augmentation=mixup", "augmentation.seed=1")  # fmt: skip
+    bundle = augment_training(cfg.augmentation, build_data(cfg.dataset, 8, seed=0), True)
+    for split in ("train", "validation", "test"):
+        dataset = getattr(bundle, split)
+        assert dataset.options().experimental_optimization.apply_default_optimizations is False
+        assert sum(len(labels) for _, labels in dataset) == bundle.counts[split]
