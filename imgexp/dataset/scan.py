@@ -244,14 +244,11 @@ def decode_one(
 
 
 def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
-    """An uninitialised uint8 array starting on a page boundary: TensorFlow can then use it in
-    place (`imgexp.dataset.pipeline.image_tensor`, 64-byte alignment) instead of copying the
-    whole cache.
-
-    Anonymous memory in ordinary pages where the system allows: numpy asks large arrays for
-    transparent huge pages, and on this project's VM each fresh 2 MB page then often waited on
-    the kernel compacting memory. The first write of a 240 MB cache took 0.46-1.02 s of system
-    time that way against a steady 0.30-0.33 s in 4 KB pages (benchmarks/README.md, section 7)."""
+    """An uninitialised uint8 array on a page boundary, which TensorFlow uses in place
+    (`imgexp.dataset.pipeline.image_tensor`) instead of copying the whole cache. In 4 KB pages:
+    numpy asks large arrays for huge pages, and here each fresh 2 MB page often waited on the
+    kernel compacting memory (a 240 MB cache's first write: 0.46-1.09 s of system time, against
+    0.30-0.42 s in 4 KB pages; benchmarks/README.md, section 7)."""
     count = int(np.prod(shape))
     if count and hasattr(mmap, "MADV_NOHUGEPAGE"):
         memory = mmap.mmap(-1, count, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
