@@ -53,3 +53,11 @@ def sweep_runs(uri: str) -> tuple[object, list]:
     (parent,) = [r for r in runs if r.data.tags.get("imgexp.role") == "sweep"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     return parent, children
+
+
+def full_scan(paths: list[str]) -> list:
+    """Every file checked alone (`imgexp.dataset.scan.check_image`, as prediction checks one):
+    the reference a folder scan's results must equal."""
+    from imgexp.dataset import scan
+
+    return [scan.check_image(str(path)) for path in paths]

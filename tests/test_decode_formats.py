@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import full_scan
 from PIL import Image
 
 from imgexp.cli import predict_command
@@ -184,7 +185,7 @@ def assert_splits_yield_their_counts(bundle) -> None:
 def test_every_format_and_mode_decodes_to_its_pixels(tmp_path: Path) -> None:
     pixels = picture(0)
     paths = write_all(tmp_path, pixels)
-    infos = scan.scan_images([str(path) for path in paths])
+    infos = full_scan([str(path) for path in paths])
     decoders = {path.name: info.decoder for path, info in zip(paths, infos, strict=True)}
     assert all(isinstance(info, scan.ImageInfo) for info in infos), infos
     assert decoders["cmyk.jpg"] == decoders["animated.gif"] == decoders["rgba.png"] == "tf"
@@ -211,7 +212,7 @@ def table_of(paths: list[Path], infos: list[scan.ImageInfo]) -> FileTable:
 
 def test_training_and_prediction_decode_every_file_to_the_same_pixels(tmp_path: Path) -> None:
     paths = write_all(tmp_path, picture(1))
-    table = table_of(paths, scan.scan_images([str(path) for path in paths]))
+    table = table_of(paths, full_scan([str(path) for path in paths]))
     for channels in (3, 1):
         graph = [image.numpy() for image, _ in pipeline.decoded_files(table, (7, 9), channels)]
         eager = [images.load_image(path, (7, 9), channels) for path in paths]
@@ -232,7 +233,7 @@ def test_the_scan_decodes_every_file_to_the_pixels_the_pipeline_does(tmp_path: P
     Image.fromarray(photo.astype(np.uint8)).save(root / "a" / "photo.jpg", quality=90)
     paths.append(root / "a" / "photo.jpg")
     names = [str(path) for path in paths]
-    checked = scan.scan_images(names)
+    checked = full_scan(names)
     table = table_of(paths, checked)
     for size, channels in (((16, 20), 3), ((200, 240), 1), ((HEIGHT, WIDTH), 3)):
         results, pixels = scan_cache.decode_folder(names, root, size, channels, keep=True)

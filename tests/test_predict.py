@@ -17,11 +17,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import run_cli, store_uri
+from helpers import full_scan, run_cli, store_uri
 from PIL import Image
 
 from imgexp.cli import predict_command as cli
-from imgexp.dataset import scan
 from imgexp.dataset.files import FileTable
 from imgexp.dataset.pipeline import decoded_files
 from imgexp.predict import images, predictor, source
@@ -73,7 +72,7 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def training_pixels(paths: list[Path], size: tuple[int, int], channels: int) -> np.ndarray:
     """The pixels imgexp's folder-dataset pipeline makes of ``paths`` for training: the scan,
     then `pipeline.decoded_files` (the tf.data map every folder dataset uses)."""
-    infos = scan.scan_images([str(path) for path in paths])
+    infos = full_scan([str(path) for path in paths])
     table = FileTable(
         [str(path) for path in paths], np.zeros(len(paths)), [info.format for info in infos],
         [(info.height, info.width) for info in infos], [info.sha256 for info in infos],

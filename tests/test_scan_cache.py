@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import full_scan
 from PIL import Image
 
 from imgexp.dataset import scan, scan_cache
@@ -66,7 +67,7 @@ def test_a_second_scan_reads_only_what_changed(
     new = write_images(root / "more", 1)
     third = check_only(paths + new, root)
     assert sorted(reads) == sorted([str(broken), *new])
-    assert third == scan.scan_images(paths + new)  # identical to a full scan
+    assert third == full_scan(paths + new)  # identical to a full scan
     assert isinstance(third[5], scan.ImageInfo) and third[5].width == 9
 
 
@@ -94,6 +95,6 @@ def test_the_in_memory_scan_decodes_all_and_checks_only_what_changed(
     reads.clear()
     Image.new("RGB", (5, 5), (0, 0, 255)).save(paths[2])  # changed: another size
     again, pixels = scan_cache.decode_folder(paths, root, (6, 8), 3, keep=True)
-    assert reads == [paths[2]] and again == scan.scan_images(paths)
+    assert reads == [paths[2]] and again == full_scan(paths)
     assert again[2].width == 5 and (pixels[2] == (0, 0, 255)).all()
     assert (pixels[1] == (20, 0, 0)).all()  # write_images: file 1 is red 20

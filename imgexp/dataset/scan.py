@@ -98,12 +98,6 @@ def check_image(path: str) -> Result:
     return replace(info, decoder=decoder)
 
 
-def scan_images(paths: Sequence[str]) -> list[Result]:
-    """`check_image` over many files in threads (reads, hashing and decoding release the GIL)."""
-    with ThreadPoolExecutor(max_workers=min(16, 4 * (os.cpu_count() or 1))) as pool:
-        return list(pool.map(check_image, paths))
-
-
 def decode_images(
     paths: Sequence[str],
     known: Sequence[Result | None],
